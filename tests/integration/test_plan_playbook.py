@@ -1,0 +1,406 @@
+"""playbooks/plan.yml on every example inventory: the files written and what they say.
+
+The expectations are written by hand from the example inventories and the catalogue contract
+(docs/catalogue.md, docs/plan.md).
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+MANIFESTS = "var/lib/rancher/k3s/server/manifests/homelab-ingress.yaml"
+MARKER = "managed by spitikos.homelab"
+
+
+def comment(name):
+    return f"service {name}; {MARKER}"
+
+
+def files_under(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def read_json(path):
+    text = path.read_text()
+    data = json.loads(text)
+    # Deterministic writing: sorted keys, two-space indents, one trailing newline.
+    assert text == json.dumps(data, indent=2, sort_keys=True) + "\n", path
+    return data
+
+
+def read_manifest(path):
+    text = path.read_text()
+    assert text.startswith("# Managed by spitikos.homelab")
+    assert text.endswith("\n")
+    return list(yaml.safe_load_all(text))
+
+
+@pytest.fixture(scope="module")
+def plan(run_playbook, tmp_path_factory):
+    """Run the plan once per example inventory; returns {inventory: plan directory}."""
+    done = {}
+
+    def get(inventory):
+        if inventory not in done:
+            out = tmp_path_factory.mktemp("plan") / "out"
+            result = run_playbook("playbooks/plan.yml", "-i", inventory, "-e", f"plan_dir={out}")
+            assert result.returncode == 0, result.stdout + result.stderr
+            done[inventory] = (out, result.stdout)
+        return done[inventory]
+
+    return get
+
+
+# ============================================================================ inventories/home
+
+
+def test_home_files(plan):
+    out, stdout = plan("inventories/home")
+    assert files_under(out) == [
+        "cloudflare/dns_records.json",
+        "cloudflare/tunnel.json",
+        "hosts/gw/uci/dhcp.json",
+        f"hosts/pi1/{MANIFESTS}",
+    ]
+    assert "[WARNING]" not in stdout
+
+
+def test_home_tunnel(plan):
+    out, _ = plan("inventories/home")
+    origin = "https://10.0.0.11:443"
+    assert read_json(out / "cloudflare/tunnel.json") == {
+        "name": "home",
+        "mode": "local",
+        "ingress": [
+            {
+                "hostname": "api.example.com",
+                "service": origin,
+                "originRequest": {
+                    "noTLSVerify": True,
+                    "http2Origin": True,
+                    "originServerName": "api.example.com",
+                },
+            },
+            {"hostname": "mqtt.example.com", "service": "tcp://10.0.0.30:8883"},
+            {"hostname": "ssh.example.com", "service": "ssh://127.0.0.1:22"},
+            {
+                "hostname": "www.example.com",
+                "service": origin,
+                "originRequest": {"noTLSVerify": True, "originServerName": "www.example.com"},
+            },
+            {"service": "http_status:404"},
+        ],
+    }
+
+
+def test_home_dns_records(plan):
+    out, _ = plan("inventories/home")
+    tunnel = "<tunnel-id>.cfargotunnel.com"
+    assert read_json(out / "cloudflare/dns_records.json") == [
+        {"name": "api.example.com", "type": "CNAME", "content": tunnel, "proxied": True,
+         "ttl": 1, "comment": comment("api")},
+        {"name": "grafana.example.com", "type": "A", "content": "10.0.0.11", "proxied": False,
+         "ttl": 1, "comment": comment("grafana")},
+        {"name": "home.example.com", "type": "A", "content": "10.0.0.11", "proxied": False,
+         "ttl": 1, "comment": comment("home")},
+        {"name": "mqtt.example.com", "type": "CNAME", "content": tunnel, "proxied": True,
+         "ttl": 1, "comment": comment("mqtt")},
+        {"name": "ssh.example.com", "type": "CNAME", "content": tunnel, "proxied": True,
+         "ttl": 1, "comment": comment("ssh")},
+        {"name": "www.example.com", "type": "CNAME", "content": tunnel, "proxied": True,
+         "ttl": 1, "comment": comment("www")},
+    ]  # fmt: skip
+
+
+def test_home_lan_dns(plan):
+    out, _ = plan("inventories/home")
+    assert read_json(out / "hosts/gw/uci/dhcp.json") == {
+        "homelab_api": {".type": "domain", "name": "api.example.com", "ip": "10.0.0.11"},
+        "homelab_grafana": {".type": "domain", "name": "grafana.example.com", "ip": "10.0.0.11"},
+        "homelab_home": {".type": "domain", "name": "home.example.com", "ip": "10.0.0.11"},
+        "homelab_www": {".type": "domain", "name": "www.example.com", "ip": "10.0.0.11"},
+    }
+
+
+def test_home_ingresses(plan):
+    out, _ = plan("inventories/home")
+    docs = read_manifest(out / f"hosts/pi1/{MANIFESTS}")
+    summary = [
+        (
+            d["kind"],
+            d["metadata"]["namespace"],
+            d["metadata"]["name"],
+            d["spec"]["rules"][0]["host"],
+            d["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"],
+        )
+        for d in docs
+    ]
+    assert summary == [
+        ("Ingress", "api", "api", "api.example.com", {"name": "api", "port": {"number": 50051}}),
+        ("Ingress", "home-assistant", "home", "home.example.com",
+         {"name": "home-assistant", "port": {"number": 8123}}),
+        ("Ingress", "monitoring", "grafana", "grafana.example.com",
+         {"name": "grafana", "port": {"number": 3000}}),
+        ("Ingress", "web", "www", "www.example.com", {"name": "www", "port": {"number": 80}}),
+    ]  # fmt: skip
+    api = docs[0]
+    assert api["metadata"]["annotations"] == {
+        "cert-manager.io/cluster-issuer": "letsencrypt-production",
+        "nginx.ingress.kubernetes.io/backend-protocol": "GRPC",
+    }
+    assert api["spec"]["tls"] == [{"hosts": ["api.example.com"], "secretName": "api-tls"}]
+    assert {d["spec"]["ingressClassName"] for d in docs} == {"nginx"}
+
+
+def test_plan_is_deterministic(run_playbook, plan, tmp_path):
+    first, _ = plan("inventories/home")
+    again = tmp_path / "again"
+    result = run_playbook("playbooks/plan.yml", "-i", "inventories/home", "-e", f"plan_dir={again}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert files_under(first) == files_under(again)
+    for name in files_under(first):
+        assert (first / name).read_bytes() == (again / name).read_bytes(), name
+
+
+# ============================================================================ tunnel-passthrough
+
+
+def test_tunnel_passthrough(plan):
+    out, stdout = plan("inventories/examples/tunnel-passthrough")
+    assert files_under(out) == [
+        "cloudflare/dns_records.json",
+        "cloudflare/tunnel.json",
+        f"hosts/node1/{MANIFESTS}",
+        "hosts/router/uci/dhcp.json",
+    ]
+    assert "[WARNING]" not in stdout
+    origin_request = {"noTLSVerify": True}
+    assert read_json(out / "cloudflare/tunnel.json") == {
+        "name": "homelab",
+        "mode": "remote",
+        "ingress": [
+            {
+                "hostname": "blog.example.com",
+                "service": "https://10.0.0.21:443",
+                "originRequest": {**origin_request, "originServerName": "blog.example.com"},
+            },
+            {
+                "hostname": "docs.example.com",
+                "service": "https://10.0.0.21:443",
+                "originRequest": {**origin_request, "originServerName": "docs.example.com"},
+            },
+            {"service": "http_status:404"},
+        ],
+    }
+    target = "6ff42ae2-765d-4adf-8112-31c55c1551ef.cfargotunnel.com"
+    records = read_json(out / "cloudflare/dns_records.json")
+    assert [(r["name"], r["type"], r["content"], r["proxied"]) for r in records] == [
+        ("blog.example.com", "CNAME", target, True),
+        ("docs.example.com", "CNAME", target, True),
+        ("nas.example.com", "A", "10.0.0.21", False),
+        ("photos.example.com", "A", "10.0.0.21", False),
+    ]
+    docs = read_manifest(out / f"hosts/node1/{MANIFESTS}")
+    assert [(d["metadata"]["namespace"], d["kind"], d["metadata"]["name"]) for d in docs] == [
+        ("blog", "Certificate", "blog"),
+        ("blog", "IngressRoute", "blog"),
+        ("docs", "ServersTransport", "homelab-insecure-skip-verify"),
+        ("docs", "Certificate", "docs"),
+        ("docs", "IngressRoute", "docs"),
+        ("photos", "Certificate", "photos"),
+        ("photos", "IngressRoute", "photos"),
+        ("storage", "IngressRouteTCP", "nas"),
+    ]
+    nas = docs[-1]
+    assert nas["spec"]["routes"] == [
+        {"match": "HostSNI(`nas.example.com`)", "services": [{"name": "nas-gateway", "port": 5001}]}
+    ]
+    assert nas["spec"]["tls"] == {"passthrough": True}
+    dhcp = read_json(out / "hosts/router/uci/dhcp.json")
+    assert {s["name"]: s["ip"] for s in dhcp.values()} == {
+        "blog.example.com": "10.0.0.21",
+        "docs.example.com": "10.0.0.21",
+        "nas.example.com": "10.0.0.21",
+        "photos.example.com": "10.0.0.21",
+    }
+
+
+# ============================================================================ router-metallb
+
+
+def test_router_metallb(plan):
+    out, stdout = plan("inventories/examples/router-metallb")
+    assert files_under(out) == [
+        "cloudflare/dns_records.json",
+        f"hosts/cp1/{MANIFESTS}",
+        "hosts/gw/uci/dhcp.json",
+    ]
+    assert "[WARNING]" not in stdout
+    records = read_json(out / "cloudflare/dns_records.json")
+    assert records == [
+        {"name": f"{n}.example.com", "type": "A", "content": "203.0.113.7", "proxied": False,
+         "ttl": 1, "comment": comment(n)}
+        for n in ("api", "auth", "dashboard", "vault")
+    ]  # fmt: skip
+    dhcp = read_json(out / "hosts/gw/uci/dhcp.json")
+    assert {s["name"]: s["ip"] for s in dhcp.values()} == {
+        "api.example.com": "10.0.0.200",
+        "auth.example.com": "10.0.0.200",
+        "dashboard.example.com": "10.0.0.200",
+        "vault.example.com": "10.0.0.200",
+        "printer.example.com": "10.0.0.210",
+        "wiki.example.com": "10.0.0.210",
+    }
+    docs = {d["metadata"]["name"]: d for d in read_manifest(out / f"hosts/cp1/{MANIFESTS}")}
+    assert {n: d["spec"]["ingressClassName"] for n, d in docs.items()} == {
+        "api": "nginx",
+        "auth": "nginx",
+        "dashboard": "nginx",
+        "vault": "nginx",
+        "printer": "nginx-internal",
+        "wiki": "nginx-internal",
+    }
+    nginx = "nginx.ingress.kubernetes.io/"
+    for name in ("dashboard", "wiki"):
+        annotations = docs[name]["metadata"]["annotations"]
+        assert annotations[nginx + "auth-url"] == (
+            "http://oauth2-proxy.oauth2-proxy.svc.cluster.local:4180/oauth2/auth"
+        )
+        assert annotations[nginx + "auth-signin"] == (
+            "https://auth.example.com/oauth2/start?rd=$scheme://$host$escaped_request_uri"
+        )
+    assert docs["vault"]["metadata"]["annotations"] == {
+        nginx + "ssl-passthrough": "true",
+        nginx + "backend-protocol": "HTTPS",
+    }
+    assert docs["printer"]["metadata"]["annotations"][nginx + "backend-protocol"] == "HTTPS"
+
+
+# ============================================================================ lan-only
+
+
+def test_lan_only(plan):
+    out, stdout = plan("inventories/examples/lan-only")
+    assert files_under(out) == [
+        "cloudflare/dns_records.json",
+        "hosts/gw/uci/dhcp.json",
+        f"hosts/pi/{MANIFESTS}",
+    ]
+    assert "[WARNING]" not in stdout
+    assert read_json(out / "cloudflare/dns_records.json") == []
+    assert read_json(out / "hosts/gw/uci/dhcp.json") == {
+        "homelab_grafana": {".type": "domain", "name": "grafana.example.com", "ip": "192.168.1.10"},
+        "homelab_jellyfin": {".type": "domain", "name": "media.example.com", "ip": "192.168.1.10"},
+        "homelab_nas": {".type": "domain", "name": "nas.example.com", "ip": "192.168.1.10"},
+    }
+    docs = read_manifest(out / f"hosts/pi/{MANIFESTS}")
+    assert [d["metadata"]["name"] for d in docs] == ["jellyfin", "grafana", "nas"]
+
+
+# ============================================================================ failures
+
+
+def write_inventory(root, catalogue):
+    root.mkdir(parents=True)
+    (root / "hosts.yml").write_text(
+        textwrap.dedent(
+            """\
+            ---
+            all:
+              children:
+                k3s_servers:
+                  hosts:
+                    pi:
+                openwrt_routers:
+                  hosts:
+                    gw:
+            """
+        )
+    )
+    (root / "host_vars").mkdir()
+    for host in ("pi", "gw"):
+        # Unroutable documentation addresses: the plan must never try to reach them.
+        (root / "host_vars" / f"{host}.yml").write_text(
+            "---\nansible_host: 192.0.2.1\nansible_port: 1\nansible_connection: ssh\n"
+        )
+    (root / "group_vars" / "all").mkdir(parents=True)
+    (root / "group_vars" / "all" / "catalogue.yml").write_text(catalogue)
+    return root
+
+
+BROKEN = """\
+---
+homelab_domain: example.com
+homelab_edge: tunnel
+homelab_ingress_address: ingress.lan
+homelab_tunnel_protocol: quic
+homelab_services:
+  - name: api
+    host: api.example.com
+    expose: public
+    protocol: grpc
+    port: 50051
+  - name: api
+    host: API.example.com.
+  - name: db
+    host: db.other.org
+    protocol: tcp
+    expose: public
+  - name: web
+    host: "*.example.com"
+    prot: http
+"""
+
+BROKEN_ERRORS = [
+    "homelab_ingress_address 'ingress.lan' is not an IP address",
+    "homelab_services[0] (name 'api'): protocol 'grpc' fails through the tunnel over QUIC, "
+    "but homelab_tunnel_protocol is 'quic'; use 'http2'",
+    "homelab_services[1] (name 'api'): name 'api' is already used by homelab_services[0]",
+    "homelab_services[1] (name 'api'): host 'API.example.com.' is the same host as "
+    "homelab_services[0] (name 'api') ('api.example.com')",
+    "homelab_services[2] (name 'db'): host 'db.other.org' is not inside homelab_domain "
+    "'example.com'",
+    "homelab_services[2] (name 'db'): field 'origin' is required for protocol 'tcp'",
+    "homelab_services[3] (name 'web'): unknown field 'prot' (did you mean 'port'?)",
+    "homelab_services[3] (name 'web'): host '*.example.com' is a wildcard; give each service "
+    "a concrete host name",
+]
+
+
+def test_broken_catalogue_lists_every_error_and_writes_nothing(run_playbook, tmp_path):
+    inventory = write_inventory(tmp_path / "inventory", BROKEN)
+    out = tmp_path / "plan"
+    result = run_playbook("playbooks/plan.yml", "-i", inventory, "-e", f"plan_dir={out}")
+    assert result.returncode != 0
+    for error in BROKEN_ERRORS:
+        assert error in result.stdout, error
+    assert f"the service catalogue has {len(BROKEN_ERRORS)} errors" in result.stdout
+    assert not out.exists()
+
+
+def test_plan_needs_no_reachable_host(run_playbook, tmp_path):
+    inventory = write_inventory(
+        tmp_path / "inventory",
+        "---\nhomelab_domain: example.com\nhomelab_edge: none\nhomelab_ingress_address: "
+        "192.0.2.10\nhomelab_services:\n  - name: web\n    host: web.example.com\n",
+    )
+    out = tmp_path / "plan"
+    result = run_playbook("playbooks/plan.yml", "-i", inventory, "-e", f"plan_dir={out}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert files_under(out) == [
+        "cloudflare/dns_records.json",
+        "hosts/gw/uci/dhcp.json",
+        f"hosts/pi/{MANIFESTS}",
+    ]
+
+
+def test_plan_dir_is_required(run_playbook):
+    result = run_playbook("playbooks/plan.yml", "-i", "inventories/home")
+    assert result.returncode != 0
+    assert "Give the output directory: -e plan_dir=DIR" in result.stdout

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Time playbooks/plan.yml on a generated catalogue (500 services unless told otherwise).
 
     python bench/plan_bench.py [--services N] [--edge tunnel|router|none] [--keep]

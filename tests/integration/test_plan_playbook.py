@@ -72,7 +72,7 @@ def test_home_files(plan):
 
 
 def test_home_tunnel(plan):
-    out, _ = plan("inventories/home")
+    out = plan("inventories/home")[0]
     origin = "https://10.0.0.11:443"
     assert read_json(out / "cloudflare/tunnel.json") == {
         "name": "home",
@@ -100,7 +100,7 @@ def test_home_tunnel(plan):
 
 
 def test_home_dns_records(plan):
-    out, _ = plan("inventories/home")
+    out = plan("inventories/home")[0]
     tunnel = "<tunnel-id>.cfargotunnel.com"
     assert read_json(out / "cloudflare/dns_records.json") == [
         {"name": "api.example.com", "type": "CNAME", "content": tunnel, "proxied": True,
@@ -119,7 +119,7 @@ def test_home_dns_records(plan):
 
 
 def test_home_lan_dns(plan):
-    out, _ = plan("inventories/home")
+    out = plan("inventories/home")[0]
     assert read_json(out / "hosts/gw/uci/dhcp.json") == {
         "homelab_api": {".type": "domain", "name": "api.example.com", "ip": "10.0.0.11"},
         "homelab_grafana": {".type": "domain", "name": "grafana.example.com", "ip": "10.0.0.11"},
@@ -129,7 +129,7 @@ def test_home_lan_dns(plan):
 
 
 def test_home_ingresses(plan):
-    out, _ = plan("inventories/home")
+    out = plan("inventories/home")[0]
     docs = read_manifest(out / f"hosts/pi1/{MANIFESTS}")
     summary = [
         (
@@ -159,7 +159,7 @@ def test_home_ingresses(plan):
 
 
 def test_plan_is_deterministic(run_playbook, plan, tmp_path):
-    first, _ = plan("inventories/home")
+    first = plan("inventories/home")[0]
     again = tmp_path / "again"
     result = run_playbook("playbooks/plan.yml", "-i", "inventories/home", "-e", f"plan_dir={again}")
     assert result.returncode == 0, result.stdout + result.stderr

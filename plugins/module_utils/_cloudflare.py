@@ -12,6 +12,7 @@ never calls fail_json.
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 import time
 import traceback
@@ -111,7 +112,7 @@ def parse_retry_after(value, now=None):
             when = when.replace(tzinfo=UTC)
         now = now or datetime.now(UTC)
         seconds = (when - now).total_seconds()
-    if seconds != seconds:  # NaN
+    if math.isnan(seconds):
         return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 

@@ -114,7 +114,13 @@ class AnsibleRunner:
             cmd.append("-" + "v" * verbosity)
         cmd.extend(extra_args)
         proc = subprocess.run(
-            cmd, capture_output=True, text=True, env=self.env(env), cwd=self.workdir, timeout=300
+            cmd,
+            capture_output=True,
+            text=True,
+            env=self.env(env),
+            cwd=self.workdir,
+            timeout=300,
+            check=False,
         )
         output = proc.stdout + proc.stderr
         results = []

@@ -234,11 +234,53 @@ def test_tunnel_passthrough(plan):
 # ============================================================================ router-metallb
 
 
+ROUTER_METALLB_HAPROXY = """\
+# Ansible managed
+# TLS routing by SNI for the home lab: TLS is never terminated here, HAProxy reads the name the
+# client asks for in its ClientHello and passes the whole connection on. Made from homelab_services
+# by spitikos.homelab; local edits are overwritten.
+global
+    maxconn 2048
+    user nobody
+    group nogroup
+
+defaults
+    mode tcp
+    option dontlognull
+    timeout connect 5s
+    timeout client 1m
+    timeout server 1m
+    timeout tunnel 1h
+    default-server inter 5s fall 3 rise 2
+
+frontend homelab_tls
+    bind *:443
+    tcp-request inspect-delay 5s
+    acl sni_api.example.com req_ssl_sni -i api.example.com
+    acl sni_auth.example.com req_ssl_sni -i auth.example.com
+    acl sni_dashboard.example.com req_ssl_sni -i dashboard.example.com
+    acl sni_vault.example.com req_ssl_sni -i vault.example.com
+    tcp-request content accept if { req_ssl_hello_type 1 }
+    use_backend k8s_ingress if sni_api.example.com
+    use_backend k8s_ingress if sni_auth.example.com
+    use_backend k8s_ingress if sni_dashboard.example.com
+    use_backend k8s_ingress if sni_vault.example.com
+    default_backend default_backend
+
+backend k8s_ingress
+    server k8s_ingress 10.0.0.200:443 check
+
+backend default_backend
+    server default_backend 10.0.0.2:443 check
+"""
+
+
 def test_router_metallb(plan):
     out, stdout = plan("inventories/examples/router-metallb")
     assert files_under(out) == [
         "cloudflare/dns_records.json",
         f"hosts/cp1/{MANIFESTS}",
+        "hosts/gw/etc/haproxy.cfg",
         "hosts/gw/uci/dhcp.json",
     ]
     assert "[WARNING]" not in stdout
@@ -280,6 +322,68 @@ def test_router_metallb(plan):
         nginx + "backend-protocol": "HTTPS",
     }
     assert docs["printer"]["metadata"]["annotations"][nginx + "backend-protocol"] == "HTTPS"
+
+
+def test_router_metallb_haproxy(plan):
+    out = plan("inventories/examples/router-metallb")[0]
+    # Public hosts only (wiki and printer are LAN-only), TLS passthrough included; names the
+    # catalogue does not know go to homelab_router_default_backend.
+    assert (out / "hosts/gw/etc/haproxy.cfg").read_text() == ROUTER_METALLB_HAPROXY
+
+
+def test_router_without_default_backend_rejects_unknown_names(run_playbook, tmp_path):
+    out = tmp_path / "plan"
+    result = run_playbook(
+        "playbooks/plan.yml",
+        "-i",
+        "inventories/examples/router-metallb",
+        "-e",
+        f"plan_dir={out}",
+        "-e",
+        "homelab_router_default_backend=",
+        "-e",
+        '{"openwrt_edge_haproxy_ingress_servers": ["10.0.0.11", "10.0.0.12"]}',
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = (out / "hosts/gw/etc/haproxy.cfg").read_text()
+    known = " ".join(f"!sni_{n}.example.com" for n in ("api", "auth", "dashboard", "vault"))
+    assert f"    tcp-request content reject if {{ req_ssl_hello_type 1 }} {known}\n" in config
+    assert "    tcp-request content reject\n" in config
+    assert "backend default_backend" not in config
+    assert config.endswith(
+        "backend k8s_ingress\n"
+        "    # Several nodes serve the ingress: each client keeps reaching the same one.\n"
+        "    balance source\n"
+        "    stick-table type ip size 100k expire 30m\n"
+        "    stick on src\n"
+        "    server node1 10.0.0.11:443 check\n"
+        "    server node2 10.0.0.12:443 check\n"
+    )
+
+
+def test_debian_router_gets_debian_paths_and_a_dnsmasq_file(run_playbook, tmp_path):
+    out = tmp_path / "plan"
+    result = run_playbook(
+        "playbooks/plan.yml",
+        "-i",
+        "inventories/examples/router-metallb",
+        "-e",
+        f"plan_dir={out}",
+        "-e",
+        "openwrt_edge_platform=debian",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "hosts/gw/etc/haproxy/haproxy.cfg" in files_under(out)
+    assert "    user haproxy\n" in (out / "hosts/gw/etc/haproxy/haproxy.cfg").read_text()
+    lines = (out / "hosts/gw/etc/dnsmasq.d/homelab.conf").read_text().splitlines()
+    assert [line for line in lines if not line.startswith("#")] == [
+        "host-record=api.example.com,10.0.0.200",
+        "host-record=auth.example.com,10.0.0.200",
+        "host-record=dashboard.example.com,10.0.0.200",
+        "host-record=printer.example.com,10.0.0.210",
+        "host-record=vault.example.com,10.0.0.200",
+        "host-record=wiki.example.com,10.0.0.210",
+    ]
 
 
 # ============================================================================ lan-only

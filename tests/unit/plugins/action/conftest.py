@@ -1,0 +1,72 @@
+"""Run the router action plugins against a local shell standing in for the router.
+
+``router`` gives a directory (``root``) with ``etc/config`` and a ``bin`` holding ``uci`` (the
+test router's uci stand-in, pointed at that directory); ``run_router_action`` builds an action
+plugin whose commands run under ``/bin/sh`` there instead of over a connection, and records them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+from unittest.mock import MagicMock
+
+import pytest
+from ansible.parsing.dataloader import DataLoader
+from ansible.playbook.play_context import PlayContext
+from ansible.template import Templar
+
+STANDIN = Path(__file__).resolve().parents[3] / "router" / "rootfs" / "usr" / "sbin" / "uci"
+
+
+@pytest.fixture
+def router(tmp_path):
+    root = tmp_path / "router"
+    (root / "etc" / "config").mkdir(parents=True)
+    (root / "bin").mkdir()
+    wrapper = root / "bin" / "uci"
+    wrapper.write_text(
+        f'#!/bin/sh\nexec /bin/sh "{STANDIN}" -c "{root}/etc/config" -P "{root}/tmp/.uci" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return SimpleNamespace(root=root, uci=wrapper, commands=[])
+
+
+@pytest.fixture
+def run_router_action(router):
+    def run(action_class, args, check_mode=False, diff=False, fail_on=None, replies=None):
+        task = MagicMock()
+        task.args = dict(args)
+        task.async_val = 0
+        task.check_mode = check_mode
+        task.diff = diff
+        task.action = "spitikos.homelab.router"
+        loader = DataLoader()
+        action = action_class(
+            task, MagicMock(), PlayContext(), loader, Templar(loader=loader), MagicMock()
+        )
+
+        def execute(command, sudoable=True, **kwargs):
+            router.commands.append(command)
+            if fail_on and fail_on in command:
+                return {"rc": 1, "stdout": "", "stderr": "injected failure\n"}
+            for needle, reply in (replies or {}).items():
+                if needle in command:
+                    return dict(reply)
+            env = dict(os.environ, PATH=f"{router.root / 'bin'}:{os.environ['PATH']}")
+            proc = subprocess.run(
+                ["/bin/sh", "-c", command],
+                cwd=router.root,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            return {"rc": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
+
+        action._low_level_execute_command = execute
+        return action.run(task_vars={})
+
+    return run

@@ -151,6 +151,22 @@ def compose_comment(human, marker=OWNERSHIP_MARKER):
     return f"{human}; {marker}" if human else marker
 
 
+def desired_human_comment(comment, marker=OWNERSHIP_MARKER):
+    """The text to keep beside the marker, from a desired comment (None stays None).
+
+    A comment that already ends with the marker, as the catalogue writes them
+    (``service api; managed by spitikos.homelab``), is taken without it, so asking for the
+    comment a record already has is no change. A marker anywhere else is left in place for
+    the validation to refuse.
+    """
+    if comment is None:
+        return None
+    text = comment.strip()
+    if text.endswith(marker):
+        text = text[: -len(marker)].rstrip(_SEPARATORS).strip()
+    return text
+
+
 # --------------------------------------------------------------------------- DNS records
 def record_from_api(record):
     """A DNS record from the API reduced to the compared fields (plus its id)."""
@@ -201,7 +217,7 @@ def normalize_desired_records(records, zone_name, marker=OWNERSHIP_MARKER):
             "proxied": spec.get("proxied"),
             "ttl": normalize_ttl(spec.get("ttl")),
             "tags": normalize_tags(spec.get("tags")),
-            "human_comment": None if spec.get("comment") is None else spec["comment"].strip(),
+            "human_comment": desired_human_comment(spec.get("comment"), marker),
         }
         if spec.get("priority") is not None:
             record["priority"] = int(spec["priority"])
@@ -229,7 +245,10 @@ def normalize_desired_records(records, zone_name, marker=OWNERSHIP_MARKER):
             problems.append("priority is only used by MX records")
         human = record["human_comment"]
         if human and marker in human:
-            problems.append("comment must not contain the ownership marker; it is added")
+            problems.append(
+                "comment may end with the ownership marker but must not contain it elsewhere; "
+                "it is added"
+            )
         if len(compose_comment(human, marker)) > MAX_COMMENT:
             problems.append(
                 f"comment with the ownership marker is longer than {MAX_COMMENT} characters"

@@ -81,6 +81,9 @@ options:
       comment:
         description:
           - Text to keep beside the ownership marker in the record's comment.
+          - A comment that already ends with the marker (V(service api; managed by
+            spitikos.homelab), as the catalogue plan writes them) is taken without it; the
+            marker anywhere else is an error.
           - Unset leaves the text of an existing owned record alone; V('') removes it.
         type: str
       tags:

@@ -110,7 +110,10 @@ options:
         description:
           - cloudflared C(originRequest) settings for this rule, with cloudflared's own keys
             (C(noTLSVerify), C(http2Origin), C(originServerName)...).
+          - The alias C(originRequest) lets the rules of the catalogue plan (cloudflared's own
+            keys) be passed as they are.
         type: dict
+        aliases: [originRequest]
   origin_request:
     description:
       - O(mode=remote) only. cloudflared C(originRequest) settings for every rule.
@@ -285,7 +288,7 @@ def argument_spec():
                 "hostname": {"type": "str"},
                 "path": {"type": "str"},
                 "service": {"type": "str", "required": True},
-                "origin_request": {"type": "dict"},
+                "origin_request": {"type": "dict", "aliases": ["originRequest"]},
             },
         },
         origin_request={"type": "dict"},

@@ -244,6 +244,23 @@ def test_hand_written_comment_survives_updates(ansible, emulator, zone):
     assert result["changed"] is False
 
 
+def test_comment_already_ending_with_the_marker_is_taken_without_it(ansible, emulator, zone):
+    # The catalogue plan's comments end with the marker; they are stored once, not doubled.
+    planned = [dict(RECORDS[0], ttl=1, comment=f"service api; {MARKER}")]
+    result = dns(ansible, planned)
+    assert result["changed"] is True
+    assert emulator.zone_records(zone["id"])[0]["comment"] == f"service api; {MARKER}"
+    emulator.reset_calls()
+    assert dns(ansible, planned)["changed"] is False
+    assert emulator.calls(template=BATCH) == 0
+    # the same text without the marker is the same record
+    assert dns(ansible, [dict(planned[0], comment="service api")])["changed"] is False
+    # the marker elsewhere in the comment is refused
+    result = dns(ansible, [dict(planned[0], comment=f"{MARKER} (api)")])
+    assert result["failed"]
+    assert "must not contain it elsewhere" in result["msg"]
+
+
 def test_unset_options_are_left_alone(ansible, emulator, zone):
     dns(ansible, [dict(RECORDS[2], ttl=600)])
     emulator.reset_calls()

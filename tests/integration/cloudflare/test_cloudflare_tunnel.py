@@ -340,3 +340,12 @@ def test_info_module(ansible, emulator):
     assert info["configuration"]["ingress"] == API_INGRESS
     assert len(info["connections"]) == 1
     assert "token" not in info
+
+
+def test_rules_in_cloudflared_keys_are_taken_as_they_are(ansible, emulator):
+    # The catalogue plan writes cloudflared's own key (originRequest); the alias takes it as is.
+    result = tunnel(ansible, emulator, mode="remote", ingress=API_INGRESS)
+    assert result["changed"] is True
+    (created,) = live(emulator)
+    assert emulator.configs[created["id"]]["config"]["ingress"] == API_INGRESS
+    assert tunnel(ansible, emulator, mode="remote", ingress=INGRESS)["changed"] is False

@@ -81,14 +81,15 @@ class CloudflareEmulator:
         self.thread: threading.Thread | None = None
 
     # ---------------------------------------------------------------- lifecycle
-    def start(self) -> CloudflareEmulator:
+    def start(self, port: int = 0) -> CloudflareEmulator:
+        """Serve on 127.0.0.1:`port` (0: a free port, see `base_url`)."""
         emulator = self
 
         class Handler(_Handler):
             pass
 
         Handler.emulator = emulator
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -334,7 +335,7 @@ class CloudflareEmulator:
             )
         else:
             payload = self._envelope_error(10001, "Internal server error")
-        status, payload, _ = self._respond(op, fault.status, payload)
+        status, payload = self._respond(op, fault.status, payload)[:2]
         return status, payload, headers
 
     def _record_invalid(self, message: str) -> None:

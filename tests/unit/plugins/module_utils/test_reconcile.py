@@ -125,7 +125,8 @@ INVALID = [
     (spec("api.example.com", ttl=86401), "ttl must be 1 (automatic) or between 30 and 86400"),
     (spec("example.com", "MX", "mx.example.com"), "MX records need a priority"),
     (spec("api.example.com", priority=10), "priority is only used by MX records"),
-    (spec("api.example.com", comment=f"x {MARKER}"), "must not contain the ownership marker"),
+    (spec("api.example.com", comment=f"{MARKER} x"), "must not contain it elsewhere"),
+    (spec("api.example.com", comment=f"x {MARKER} y"), "must not contain it elsewhere"),
     (spec("api.example.com", comment="x" * 80), "longer than 100 characters"),
     (spec("api.example.com", content=""), "content must not be empty"),
 ]
@@ -137,6 +138,37 @@ def test_invalid_desired_records_are_named(record, problem):
     assert len(errors) == 1
     assert errors[0].startswith(f"records[1] ({record['name']} {record['type']}): ")
     assert problem in errors[0]
+
+
+@pytest.mark.parametrize(
+    ("comment", "human"),
+    [
+        (None, None),
+        ("", ""),
+        ("  LAN only ", "LAN only"),
+        (MARKER, ""),
+        (f"service api; {MARKER}", "service api"),
+        (f"service api - {MARKER} ", "service api"),
+        (f"Owner: ada | {MARKER}", "Owner: ada"),
+        (f"{MARKER} x", f"{MARKER} x"),  # not at the end: left for the validation to refuse
+    ],
+)
+def test_desired_comment_may_end_with_the_marker(comment, human):
+    assert rc.desired_human_comment(comment) == human
+
+
+def test_catalogue_comments_are_accepted_and_match_what_they_wrote():
+    from ansible_collections.spitikos.homelab.plugins.module_utils._catalogue import dns_comment
+
+    wanted = spec("api.example.com", "CNAME", TARGET, proxied=True, comment=dns_comment("api"))
+    out, errors = rc.normalize_desired_records([wanted], "example.com")
+    assert errors == []
+    assert out[0]["human_comment"] == "service api"
+    created = rc.plan_dns_changes([], out)["creates"][0]
+    assert created["comment"] == dns_comment("api")
+    # the record written from that comment is unchanged by the same desired record
+    current = api("1", "api.example.com", "CNAME", TARGET, proxied=True, comment=created["comment"])
+    assert labels(rc.plan_dns_changes([current], out))["unchanged"] == ["1"]
 
 
 def test_set_level_errors():

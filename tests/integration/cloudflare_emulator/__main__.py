@@ -1,0 +1,7 @@
+"""`python -m cloudflare_emulator` (from tests/integration): see cli.py."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -16,6 +16,22 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = "var/lib/rancher/k3s/server/manifests/homelab-ingress.yaml"
 MARKER = "managed by spitikos.homelab"
+ADDONS_DIR = "var/lib/rancher/k3s/server/manifests"
+CERT_MANAGER = ("cert-manager", "cert-manager-cloudflare-token", "cert-manager-issuers")
+
+
+def addons(host, *names):
+    """The plan paths of the cluster_addons manifests ``homelab-<name>.yaml`` on ``host``."""
+    return [f"hosts/{host}/{ADDONS_DIR}/homelab-{name}.yaml" for name in names]
+
+
+def connector(host, *etc_files):
+    """The plan paths of the cloudflared role's host-mode files on ``host``."""
+    return [
+        *(f"hosts/{host}/etc/cloudflared/{name}" for name in etc_files),
+        f"hosts/{host}/etc/systemd/system/cloudflared.service",
+        f"hosts/{host}/etc/systemd/system/cloudflared.service.d/override.conf",
+    ]
 
 
 def comment(name):
@@ -62,12 +78,16 @@ def plan(run_playbook, tmp_path_factory):
 
 def test_home_files(plan):
     out, stdout = plan("inventories/home")
-    assert files_under(out) == [
-        "cloudflare/dns_records.json",
-        "cloudflare/tunnel.json",
-        "hosts/gw/uci/dhcp.json",
-        f"hosts/pi1/{MANIFESTS}",
-    ]
+    assert files_under(out) == sorted(
+        [
+            "cloudflare/dns_records.json",
+            "cloudflare/tunnel.json",
+            "hosts/gw/uci/dhcp.json",
+            f"hosts/pi1/{MANIFESTS}",
+            *addons("pi1", *CERT_MANAGER, "ingress-nginx"),
+            *connector("pi1", "config.yml", "credentials.json"),
+        ]
+    )
     assert "[WARNING]" not in stdout
 
 
@@ -158,6 +178,48 @@ def test_home_ingresses(plan):
     assert {d["spec"]["ingressClassName"] for d in docs} == {"nginx"}
 
 
+HOME_EXEC_START = (
+    "ExecStart=/usr/local/bin/cloudflared --no-autoupdate --config /etc/cloudflared/config.yml "
+    "--metrics 127.0.0.1:2000 --protocol http2 tunnel run"
+)
+
+
+def test_home_connector_config_holds_the_tunnel_rules(plan):
+    out = plan("inventories/home")[0]
+    text = (out / "hosts/pi1/etc/cloudflared/config.yml").read_text()
+    config = yaml.safe_load(text)
+    # No tunnel id in the inventory: the plan shows the placeholder the role replaces.
+    assert config == {
+        "tunnel": "<tunnel-id>",
+        "credentials-file": "/etc/cloudflared/credentials.json",
+        "ingress": read_json(out / "cloudflare/tunnel.json")["ingress"],
+    }
+    assert [rule.get("hostname") for rule in config["ingress"]] == [
+        "api.example.com",
+        "mqtt.example.com",
+        "ssh.example.com",
+        "www.example.com",
+        None,
+    ]
+    assert config["ingress"][0]["originRequest"]["http2Origin"] is True
+    # The secret never appears in the plan, only its placeholder.
+    assert json.loads((out / "hosts/pi1/etc/cloudflared/credentials.json").read_text()) == {
+        "AccountTag": "<account-tag>",
+        "TunnelID": "<tunnel-id>",
+        "TunnelSecret": "<tunnel-secret>",
+    }
+
+
+def test_home_connector_drop_in_pins_http2(plan):
+    out = plan("inventories/home")[0]
+    drop_in = (out / "hosts/pi1/etc/systemd/system/cloudflared.service.d/override.conf").read_text()
+    lines = [line for line in drop_in.splitlines() if not line.startswith("#")]
+    assert lines == ["[Service]", "ExecStart=", HOME_EXEC_START]
+    unit = (out / "hosts/pi1/etc/systemd/system/cloudflared.service").read_text()
+    assert "\nType=notify\nUser=cloudflared\nGroup=cloudflared\n" in unit
+    assert "\nWantedBy=multi-user.target\n" in unit
+
+
 def test_plan_is_deterministic(run_playbook, plan, tmp_path):
     first = plan("inventories/home")[0]
     again = tmp_path / "again"
@@ -173,12 +235,16 @@ def test_plan_is_deterministic(run_playbook, plan, tmp_path):
 
 def test_tunnel_passthrough(plan):
     out, stdout = plan("inventories/examples/tunnel-passthrough")
-    assert files_under(out) == [
-        "cloudflare/dns_records.json",
-        "cloudflare/tunnel.json",
-        f"hosts/node1/{MANIFESTS}",
-        "hosts/router/uci/dhcp.json",
-    ]
+    assert files_under(out) == sorted(
+        [
+            "cloudflare/dns_records.json",
+            "cloudflare/tunnel.json",
+            f"hosts/node1/{MANIFESTS}",
+            "hosts/router/uci/dhcp.json",
+            *addons("node1", *CERT_MANAGER, "traefik"),
+            *connector("node1", "cloudflared.env"),
+        ]
+    )
     assert "[WARNING]" not in stdout
     origin_request = {"noTLSVerify": True}
     assert read_json(out / "cloudflare/tunnel.json") == {
@@ -198,6 +264,21 @@ def test_tunnel_passthrough(plan):
             {"service": "http_status:404"},
         ],
     }
+    # Remote configuration: the connector gets the token (a placeholder here), no config.yml.
+    node1 = out / "hosts/node1/etc"
+    assert (
+        (node1 / "cloudflared/cloudflared.env")
+        .read_text()
+        .endswith("\nTUNNEL_TOKEN=<tunnel-token>\n")
+    )
+    drop_in = (node1 / "systemd/system/cloudflared.service.d/override.conf").read_text()
+    assert [line for line in drop_in.splitlines() if not line.startswith("#")] == [
+        "[Service]",
+        "EnvironmentFile=/etc/cloudflared/cloudflared.env",
+        "ExecStart=",
+        "ExecStart=/usr/local/bin/cloudflared --no-autoupdate --metrics 127.0.0.1:2000 "
+        "--protocol http2 tunnel run",
+    ]
     target = "6ff42ae2-765d-4adf-8112-31c55c1551ef.cfargotunnel.com"
     records = read_json(out / "cloudflare/dns_records.json")
     assert [(r["name"], r["type"], r["content"], r["proxied"]) for r in records] == [
@@ -277,12 +358,16 @@ backend default_backend
 
 def test_router_metallb(plan):
     out, stdout = plan("inventories/examples/router-metallb")
-    assert files_under(out) == [
-        "cloudflare/dns_records.json",
-        f"hosts/cp1/{MANIFESTS}",
-        "hosts/gw/etc/haproxy.cfg",
-        "hosts/gw/uci/dhcp.json",
-    ]
+    assert files_under(out) == sorted(
+        [
+            "cloudflare/dns_records.json",
+            f"hosts/cp1/{MANIFESTS}",
+            "hosts/gw/etc/haproxy.cfg",
+            "hosts/gw/uci/dhcp.json",
+            *addons("cp1", *CERT_MANAGER, "ingress-nginx", "metallb", "metallb-pools"),
+            *addons("cp1", "oauth2-proxy", "oauth2-proxy-credentials"),
+        ]
+    )
     assert "[WARNING]" not in stdout
     records = read_json(out / "cloudflare/dns_records.json")
     assert records == [
@@ -391,11 +476,14 @@ def test_debian_router_gets_debian_paths_and_a_dnsmasq_file(run_playbook, tmp_pa
 
 def test_lan_only(plan):
     out, stdout = plan("inventories/examples/lan-only")
-    assert files_under(out) == [
-        "cloudflare/dns_records.json",
-        "hosts/gw/uci/dhcp.json",
-        f"hosts/pi/{MANIFESTS}",
-    ]
+    assert files_under(out) == sorted(
+        [
+            "cloudflare/dns_records.json",
+            "hosts/gw/uci/dhcp.json",
+            f"hosts/pi/{MANIFESTS}",
+            *addons("pi", *CERT_MANAGER, "ingress-nginx"),
+        ]
+    )
     assert "[WARNING]" not in stdout
     assert read_json(out / "cloudflare/dns_records.json") == []
     assert read_json(out / "hosts/gw/uci/dhcp.json") == {
@@ -405,6 +493,47 @@ def test_lan_only(plan):
     }
     docs = read_manifest(out / f"hosts/pi/{MANIFESTS}")
     assert [d["metadata"]["name"] for d in docs] == ["jellyfin", "grafana", "nas"]
+
+
+# ============================================================================ cloudflared pod mode
+
+
+def test_cloudflared_pod_mode_plans_a_deployment_on_the_first_server(run_playbook, tmp_path):
+    out = tmp_path / "plan"
+    result = run_playbook(
+        "playbooks/plan.yml",
+        "-i",
+        "inventories/examples/tunnel-passthrough",
+        "-e",
+        f"plan_dir={out}",
+        "-e",
+        "cloudflared_mode=pod",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    files = files_under(out)
+    assert not [f for f in files if "/etc/" in f]  # nothing on the host itself
+    docs = read_manifest_any(out / f"hosts/node1/{ADDONS_DIR}/homelab-cloudflared.yaml")
+    assert [(d["kind"], d["metadata"]["name"]) for d in docs] == [
+        ("Namespace", "cloudflared"),
+        ("Secret", "cloudflared-token"),
+        ("Deployment", "cloudflared"),
+    ]
+    assert docs[1]["stringData"] == {"token": "<tunnel-token>"}
+    spec = docs[2]["spec"]
+    assert spec["replicas"] == 2
+    (container,) = spec["template"]["spec"]["containers"]
+    assert container["image"] == "docker.io/cloudflare/cloudflared:2026.9.3"
+    assert container["args"][-4:] == ["--protocol", "http2", "tunnel", "run"]
+    assert container["env"][0]["valueFrom"] == {
+        "secretKeyRef": {"name": "cloudflared-token", "key": "token"}
+    }
+    assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "metrics"}
+
+
+def read_manifest_any(path):
+    text = path.read_text()
+    assert text.endswith("\n")
+    return [d for d in yaml.safe_load_all(text) if d]
 
 
 # ============================================================================ failures
@@ -497,14 +626,90 @@ def test_plan_needs_no_reachable_host(run_playbook, tmp_path):
     out = tmp_path / "plan"
     result = run_playbook("playbooks/plan.yml", "-i", inventory, "-e", f"plan_dir={out}")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert files_under(out) == [
-        "cloudflare/dns_records.json",
-        "hosts/gw/uci/dhcp.json",
-        f"hosts/pi/{MANIFESTS}",
-    ]
+    assert files_under(out) == sorted(
+        [
+            "cloudflare/dns_records.json",
+            "hosts/gw/uci/dhcp.json",
+            f"hosts/pi/{MANIFESTS}",
+            *addons("pi", *CERT_MANAGER, "ingress-nginx"),
+        ]
+    )
 
 
 def test_plan_dir_is_required(run_playbook):
     result = run_playbook("playbooks/plan.yml", "-i", "inventories/home")
     assert result.returncode != 0
     assert "Give the output directory: -e plan_dir=DIR" in result.stdout
+
+
+# ============================================================================ cluster add-ons
+
+
+def read_addon(out, host, name):
+    return read_manifest(out / f"hosts/{host}/{ADDONS_DIR}/homelab-{name}.yaml")
+
+
+def chart_values(doc):
+    return yaml.safe_load(doc["spec"]["valuesContent"])
+
+
+def test_router_metallb_addons(plan):
+    out = plan("inventories/examples/router-metallb")[0]
+    charts = {d["metadata"]["name"]: d for d in read_addon(out, "cp1", "ingress-nginx")}
+    assert sorted(charts) == ["ingress-nginx", "ingress-nginx-internal"]
+    external = chart_values(charts["ingress-nginx"])["controller"]
+    internal = chart_values(charts["ingress-nginx-internal"])["controller"]
+    # vault (passthrough) is public: the external controller gets the flag, the internal not.
+    assert external["extraArgs"] == {"enable-ssl-passthrough": "true"}
+    assert "extraArgs" not in internal
+    assert external["ingressClassResource"]["name"] == "nginx"
+    assert internal["ingressClassResource"]["name"] == "nginx-internal"
+    assert external["service"]["annotations"] == {
+        "metallb.io/address-pool": "homelab-external",
+        "metallb.io/loadBalancerIPs": "10.0.0.200",
+    }
+    assert internal["service"]["annotations"] == {
+        "metallb.io/address-pool": "homelab-internal",
+        "metallb.io/loadBalancerIPs": "10.0.0.210",
+    }
+    assert charts["ingress-nginx"]["spec"]["version"] == "4.15.1"
+    pools = read_addon(out, "cp1", "metallb-pools")
+    assert [(d["kind"], d["metadata"]["name"], d["spec"].get("addresses")) for d in pools] == [
+        ("IPAddressPool", "homelab-external", ["10.0.0.200/32"]),
+        ("IPAddressPool", "homelab-internal", ["10.0.0.210-10.0.0.219"]),
+        ("L2Advertisement", "homelab", None),
+    ]
+    (oauth2,) = read_addon(out, "cp1", "oauth2-proxy")
+    assert oauth2["spec"]["targetNamespace"] == "oauth2-proxy"
+    args = chart_values(oauth2)["extraArgs"]
+    assert (args["reverse-proxy"], args["set-xauthrequest"]) == ("true", "true")
+    assert "upstream" not in args  # ingress-nginx asks /oauth2/auth
+
+
+def test_tunnel_passthrough_addons(plan):
+    out = plan("inventories/examples/tunnel-passthrough")[0]
+    (config,) = read_addon(out, "node1", "traefik")
+    assert (config["kind"], config["metadata"]["name"]) == ("HelmChartConfig", "traefik")
+    assert config["metadata"]["namespace"] == "kube-system"
+    settings = chart_values(config)
+    assert settings["providers"]["kubernetesCRD"]["enabled"] is True
+    assert settings["service"] == {"type": "LoadBalancer"}
+
+
+def test_addon_secrets_are_placeholders(plan):
+    out = plan("inventories/examples/router-metallb")[0]
+    (token,) = read_addon(out, "cp1", "cert-manager-cloudflare-token")
+    assert token["stringData"] == {
+        "api-token": "<vaulted: cluster_addons_cert_manager_cloudflare_api_token>"
+    }
+    (credentials,) = read_addon(out, "cp1", "oauth2-proxy-credentials")
+    assert set(credentials["stringData"].values()) == {
+        "<vaulted: cluster_addons_oauth2_proxy_client_id>",
+        "<vaulted: cluster_addons_oauth2_proxy_client_secret>",
+        "<vaulted: cluster_addons_oauth2_proxy_cookie_secret>",
+    }
+    issuers = read_addon(out, "cp1", "cert-manager-issuers")
+    assert [d["metadata"]["name"] for d in issuers] == [
+        "letsencrypt-production",
+        "letsencrypt-staging",
+    ]

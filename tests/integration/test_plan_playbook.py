@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = "var/lib/rancher/k3s/server/manifests/homelab-ingress.yaml"
 MARKER = "managed by spitikos.homelab"
 ADDONS_DIR = "var/lib/rancher/k3s/server/manifests"
+CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane:NoSchedule"
 CERT_MANAGER = ("cert-manager", "cert-manager-cloudflare-token", "cert-manager-issuers")
 
 
@@ -32,6 +33,29 @@ def connector(host, *etc_files):
         f"hosts/{host}/etc/systemd/system/cloudflared.service",
         f"hosts/{host}/etc/systemd/system/cloudflared.service.d/override.conf",
     ]
+
+
+def k3s_server(host):
+    """The plan paths of the k3s_server role's files on ``host`` (no environment file)."""
+    return [
+        f"hosts/{host}/etc/rancher/k3s/config.yaml",
+        f"hosts/{host}/etc/systemd/system/k3s.service",
+    ]
+
+
+def k3s_agent(host):
+    """The plan paths of the k3s_agent role's files on ``host`` (no environment file)."""
+    return [
+        f"hosts/{host}/etc/rancher/k3s/config.yaml",
+        f"hosts/{host}/etc/systemd/system/k3s-agent.service",
+    ]
+
+
+def read_k3s_config(out, host):
+    text = (out / f"hosts/{host}/etc/rancher/k3s/config.yaml").read_text()
+    assert text.startswith("# ")
+    assert "token" not in text
+    return yaml.safe_load(text)
 
 
 def comment(name):
@@ -86,6 +110,9 @@ def test_home_files(plan):
             f"hosts/pi1/{MANIFESTS}",
             *addons("pi1", *CERT_MANAGER, "ingress-nginx"),
             *connector("pi1", "config.yml", "credentials.json"),
+            *k3s_server("pi1"),
+            *k3s_agent("pi2"),
+            *k3s_agent("pi3"),
         ]
     )
     assert "[WARNING]" not in stdout
@@ -146,6 +173,41 @@ def test_home_lan_dns(plan):
         "homelab_home": {".type": "domain", "name": "home.example.com", "ip": "10.0.0.11"},
         "homelab_www": {".type": "domain", "name": "www.example.com", "ip": "10.0.0.11"},
     }
+
+
+def test_home_k3s_server_config(plan):
+    # One server and two agents: no cluster-init, no server key; the control-plane taint because
+    # there are agents; traefik disabled for ingress-nginx. tls-san: homelab_k3s_api_hostnames,
+    # the servers' addresses, and the server's own name (the inventory name, as no facts are
+    # gathered offline) and ansible_host.
+    out = plan("inventories/home")[0]
+    assert read_k3s_config(out, "pi1") == {
+        "write-kubeconfig-mode": "0600",
+        "node-name": "pi1",
+        "tls-san": ["10.0.0.11", "k3s.example.com", "pi1"],
+        "disable": ["traefik"],
+        "node-taint": [CONTROL_PLANE_TAINT],
+    }
+    unit = (out / "hosts/pi1/etc/systemd/system/k3s.service").read_text()
+    assert "Type=notify\n" in unit
+    assert "ExecStart=/usr/local/bin/k3s server\n" in unit
+    assert "EnvironmentFile=-/etc/systemd/system/k3s.service.env\n" in unit
+
+
+def test_home_k3s_agent_config(plan):
+    # Agents join the first server at its ansible_host; the token is only in the environment
+    # file, which the plan leaves out.
+    out = plan("inventories/home")[0]
+    for host in ("pi2", "pi3"):
+        assert read_k3s_config(out, host) == {
+            "server": "https://10.0.0.11:6443",
+            "node-name": host,
+        }
+        unit = (out / f"hosts/{host}/etc/systemd/system/k3s-agent.service").read_text()
+        assert "Type=exec\n" in unit
+        assert "ExecStart=/usr/local/bin/k3s agent\n" in unit
+        assert not (out / f"hosts/{host}/etc/systemd/system/k3s-agent.service.env").exists()
+    assert not (out / "hosts/pi1/etc/systemd/system/k3s.service.env").exists()
 
 
 def test_home_ingresses(plan):
@@ -243,6 +305,8 @@ def test_tunnel_passthrough(plan):
             "hosts/router/uci/dhcp.json",
             *addons("node1", *CERT_MANAGER, "traefik"),
             *connector("node1", "cloudflared.env"),
+            *k3s_server("node1"),
+            *k3s_agent("node2"),
         ]
     )
     assert "[WARNING]" not in stdout
@@ -366,6 +430,10 @@ def test_router_metallb(plan):
             "hosts/gw/uci/dhcp.json",
             *addons("cp1", *CERT_MANAGER, "ingress-nginx", "metallb", "metallb-pools"),
             *addons("cp1", "oauth2-proxy", "oauth2-proxy-credentials"),
+            *k3s_server("cp1"),
+            *k3s_server("cp2"),
+            *k3s_server("cp3"),
+            *k3s_agent("worker1"),
         ]
     )
     assert "[WARNING]" not in stdout
@@ -471,6 +539,36 @@ def test_debian_router_gets_debian_paths_and_a_dnsmasq_file(run_playbook, tmp_pa
     ]
 
 
+def test_router_metallb_k3s(plan):
+    # Three servers (embedded etcd): cp1 creates the cluster, cp2 and cp3 join it at cp1's
+    # ansible_host. MetalLB disables servicelb, ingress-nginx disables traefik; worker1 is an
+    # agent, so the servers are tainted.
+    out = plan("inventories/examples/router-metallb")[0]
+    sans = ["10.0.0.10", "10.0.0.11", "10.0.0.12", "10.0.0.13", "k3s.example.com"]
+    common = {
+        "write-kubeconfig-mode": "0600",
+        "disable": ["servicelb", "traefik"],
+        "node-taint": [CONTROL_PLANE_TAINT],
+    }
+    assert read_k3s_config(out, "cp1") == {
+        **common,
+        "node-name": "cp1",
+        "cluster-init": True,
+        "tls-san": sorted([*sans, "cp1"]),
+    }
+    for host in ("cp2", "cp3"):
+        assert read_k3s_config(out, host) == {
+            **common,
+            "node-name": host,
+            "server": "https://10.0.0.11:6443",
+            "tls-san": sorted([*sans, host]),
+        }
+    assert read_k3s_config(out, "worker1") == {
+        "server": "https://10.0.0.11:6443",
+        "node-name": "worker1",
+    }
+
+
 # ============================================================================ lan-only
 
 
@@ -482,6 +580,7 @@ def test_lan_only(plan):
             "hosts/gw/uci/dhcp.json",
             f"hosts/pi/{MANIFESTS}",
             *addons("pi", *CERT_MANAGER, "ingress-nginx"),
+            *k3s_server("pi"),
         ]
     )
     assert "[WARNING]" not in stdout
@@ -511,7 +610,8 @@ def test_cloudflared_pod_mode_plans_a_deployment_on_the_first_server(run_playboo
     )
     assert result.returncode == 0, result.stdout + result.stderr
     files = files_under(out)
-    assert not [f for f in files if "/etc/" in f]  # nothing on the host itself
+    # Nothing of cloudflared on the host itself.
+    assert not [f for f in files if "/etc/" in f and "cloudflared" in f]
     docs = read_manifest_any(out / f"hosts/node1/{ADDONS_DIR}/homelab-cloudflared.yaml")
     assert [(d["kind"], d["metadata"]["name"]) for d in docs] == [
         ("Namespace", "cloudflared"),
@@ -632,6 +732,7 @@ def test_plan_needs_no_reachable_host(run_playbook, tmp_path):
             "hosts/gw/uci/dhcp.json",
             f"hosts/pi/{MANIFESTS}",
             *addons("pi", *CERT_MANAGER, "ingress-nginx"),
+            *k3s_server("pi"),
         ]
     )
 

@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
+from ansible_collections.spitikos.homelab.plugins.module_utils._reconcile import InputError
+
 try:
     import cloudflare
 except ImportError:
@@ -81,6 +83,18 @@ def client_from_module(module):
         retries=params["api_retries"],
         retry_delay=params["api_retry_delay"],
     )
+
+
+def run_module(module, run):
+    """Run ``run(module, client)`` and exit; the one place typed errors become fail_json."""
+    require_sdk(module)
+    try:
+        result = run(module, client_from_module(module))
+    except InputError as exc:
+        module.fail_json(msg=str(exc), problems=exc.details)
+    except CloudflareError as exc:
+        module.fail_json(msg=str(exc), status=exc.status, api_errors=exc.errors)
+    module.exit_json(**result)
 
 
 class CloudflareError(Exception):

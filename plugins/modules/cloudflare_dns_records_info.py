@@ -122,10 +122,8 @@ records:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.spitikos.homelab.plugins.module_utils._cloudflare import (
-    CloudflareError,
-    client_from_module,
     cloudflare_argument_spec,
-    require_sdk,
+    run_module,
 )
 from ansible_collections.spitikos.homelab.plugins.module_utils._reconcile import (
     normalize_fqdn,
@@ -162,12 +160,7 @@ def run(module, client):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    require_sdk(module)
-    try:
-        result = run(module, client_from_module(module))
-    except CloudflareError as exc:
-        module.fail_json(msg=str(exc), status=exc.status, api_errors=exc.errors)
-    module.exit_json(**result)
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -242,10 +242,8 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.spitikos.homelab.plugins.module_utils._cloudflare import (
-    CloudflareError,
-    client_from_module,
     cloudflare_argument_spec,
-    require_sdk,
+    run_module,
 )
 from ansible_collections.spitikos.homelab.plugins.module_utils._reconcile import (
     InputError,
@@ -642,14 +640,7 @@ def main():
         supports_check_mode=True,
         mutually_exclusive=[("rotate_secret", "tunnel_secret")],
     )
-    require_sdk(module)
-    try:
-        result = run(module, client_from_module(module))
-    except InputError as exc:
-        module.fail_json(msg=str(exc), problems=exc.details)
-    except CloudflareError as exc:
-        module.fail_json(msg=str(exc), status=exc.status, api_errors=exc.errors)
-    module.exit_json(**result)
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 Private to the collection. Pure Python (standard library only, no I/O): the single place where
 the catalogue and the topology variables turn into what the roles apply (Kubernetes objects,
 tunnel ingress rules, Cloudflare DNS records, the router's SNI map, LAN DNS entries, the k3s
-``tls-san`` list). The entry points are ``build_plan()`` and ``plan_files()``.
+``tls-san`` list, CoreDNS' ``coredns-custom`` ConfigMap). The entry points are ``build_plan()``
+and ``plan_files()``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 __all__ = [
     "OWNERSHIP_MARKER",
     "PLAN_VERSION",
+    "PUBLIC_ADDRESS_AUTO",
+    "PUBLIC_ADDRESS_PLACEHOLDER",
     "SETTINGS",
     "TUNNEL_ID_PLACEHOLDER",
     "CatalogueError",
@@ -33,10 +36,15 @@ OWNERSHIP_MARKER = "managed by spitikos.homelab"
 MANAGED_BY_LABEL = {"app.kubernetes.io/managed-by": "spitikos.homelab"}
 # Shown wherever the tunnel id is only known after contacting the Cloudflare API.
 TUNNEL_ID_PLACEHOLDER = "<tunnel-id>"
+# homelab_public_address: auto means a dynamic public IPv4, known only when the site runs; the
+# plan's public A records then carry the placeholder, which cloudflare_public_address resolves.
+PUBLIC_ADDRESS_AUTO = "auto"
+PUBLIC_ADDRESS_PLACEHOLDER = "<public-address>"
 TUNNEL_CNAME_SUFFIX = ".cfargotunnel.com"
 PLAN_VERSION = 1
 
 EDGES = ("tunnel", "router", "none")
+ROUTER_MODES = ("haproxy", "port_forward")
 INGRESS_CONTROLLERS = ("ingress-nginx", "traefik")
 LOAD_BALANCERS = ("servicelb", "metallb")
 EXPOSES = ("public", "lan")
@@ -78,6 +86,8 @@ SETTINGS = {
     "homelab_ingress_address": None,
     "homelab_public_address": None,
     "homelab_router_default_backend": None,
+    "homelab_router_mode": "haproxy",
+    "homelab_router_forward_http": False,
     "homelab_services": [],
     "homelab_tunnel_name": "homelab",
     "homelab_tunnel_id": None,
@@ -89,6 +99,9 @@ SETTINGS = {
     "homelab_oauth2": {},
     "homelab_metallb_pools": {},
     "homelab_k3s_api_hostnames": [],
+    "homelab_tunnel_wildcard": False,
+    "homelab_cluster_dns_upstream": None,
+    "homelab_cluster_dns_zones": [],
 }
 INVENTORY_GROUPS = ("k3s_servers", "k3s_agents", "cloudflared", "openwrt_routers")
 
@@ -102,6 +115,8 @@ TRAEFIK_INSECURE_TRANSPORT = "homelab-insecure-skip-verify"
 MANIFEST_PATH = "var/lib/rancher/k3s/server/manifests/homelab-ingress.yaml"
 ROUTER_BACKEND = "k8s_ingress"
 ROUTER_DEFAULT_BACKEND = "default_backend"
+# Named uci firewall redirects of the port_forward mode; the uci prefix homelab_ marks them ours.
+ROUTER_REDIRECT_PREFIX = "homelab_forward_"
 
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _RFC1035_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -283,6 +298,8 @@ class Topology:
     ingress_address: str | None = None
     public_address: str | None = None
     router_default_backend: str | None = None
+    router_mode: str | None = "haproxy"
+    router_forward_http: bool = False
     tunnel_name: str | None = None
     tunnel_id: str | None = None
     tunnel_mode: str | None = None
@@ -293,6 +310,9 @@ class Topology:
     oauth2: dict | None = None
     pools: dict = field(default_factory=dict)
     api_hostnames: list = field(default_factory=list)
+    tunnel_wildcard: bool = False
+    cluster_dns_upstream: str | None = None
+    cluster_dns_zones: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -386,7 +406,9 @@ def _parse_topology(s, errors, warnings):
 
     public = _string(errors, "homelab_public_address", s.get("homelab_public_address"))
     if public is not None:
-        if _ip(public) is not None:
+        if public.strip().lower() == PUBLIC_ADDRESS_AUTO:
+            t.public_address = PUBLIC_ADDRESS_AUTO
+        elif _ip(public) is not None:
             t.public_address = str(_ip(public))
         elif _host_problem(_norm_host(public)) is None and "*" not in public:
             t.public_address = _norm_host(public)
@@ -476,6 +498,10 @@ def _parse_topology(s, errors, warnings):
     t.oauth2 = _parse_oauth2(s.get("homelab_oauth2"), errors)
     t.pools = _parse_pools(s.get("homelab_metallb_pools"), t, errors)
     t.api_hostnames = _parse_api_hostnames(s.get("homelab_k3s_api_hostnames"), errors)
+    t.tunnel_wildcard = _parse_tunnel_wildcard(
+        s.get("homelab_tunnel_wildcard"), t, errors, warnings
+    )
+    _parse_cluster_dns(s, t, errors)
     return t
 
 
@@ -685,6 +711,120 @@ def _parse_api_hostnames(raw, errors):
                 f"homelab_k3s_api_hostnames[{i}] '{entry}' is neither an IP address nor a host name"
             )
     return names
+
+
+def _parse_tunnel_wildcard(raw, t, errors, warnings):
+    if raw is None:
+        return False
+    if not isinstance(raw, bool):
+        errors.append(f"homelab_tunnel_wildcard {_show(raw)} must be true or false")
+        return False
+    if raw and t.edge in ("router", "none"):
+        warnings.append(
+            "homelab_tunnel_wildcard is only used with homelab_edge 'tunnel' "
+            f"(homelab_edge is '{t.edge}'): ignored"
+        )
+        return False
+    return bool(raw)
+
+
+# Names the kubernetes plugin of k3s' CoreDNS answers itself (its main server block). A zone
+# forwarded elsewhere that is, holds or (for cluster.local) lies inside one of them would take
+# those names away from it: CoreDNS answers each query from the server block of the longest
+# matching zone.
+CLUSTER_DNS_OWN_ZONES = ("cluster.local", "in-addr.arpa", "ip6.arpa")
+COREDNS_CUSTOM_CONFIGMAP = "coredns-custom"
+COREDNS_NAMESPACE = "kube-system"
+COREDNS_SERVER_KEY = "homelab.server"
+_UPSTREAM_REFUSED = (
+    ("is_unspecified", "the unspecified address"),
+    ("is_loopback", "a loopback address (inside the CoreDNS pod that is CoreDNS itself)"),
+    ("is_link_local", "a link-local address (pods cannot reach it)"),
+    ("is_multicast", "a multicast address"),
+)
+
+
+def _cluster_zone_conflict(zone):
+    """Why CoreDNS cannot forward ``zone`` (normalised) to the LAN resolver, or None."""
+    hide = "CoreDNS' own zone (kubernetes plugin); forwarding it would hide the cluster's names"
+    for own in CLUSTER_DNS_OWN_ZONES:
+        if zone == own:
+            return f"is {hide}"
+        if own.endswith("." + zone):
+            return f"holds {own}, {hide}"
+    if zone.endswith(".cluster.local"):
+        return f"is inside cluster.local, {hide}"
+    return None
+
+
+def _parse_cluster_dns(s, t, errors):
+    """homelab_cluster_dns_upstream and homelab_cluster_dns_zones, into ``t``."""
+    raw = s.get("homelab_cluster_dns_upstream")
+    upstream = None
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raw = None
+    elif not isinstance(raw, str) or _ip(raw) is None:
+        errors.append(
+            f"homelab_cluster_dns_upstream {_show(raw)} is not an IP address "
+            "(the LAN resolver, typically the router)"
+        )
+    else:
+        ip = _ip(raw)
+        refused = [text for test, text in _UPSTREAM_REFUSED if getattr(ip, test)]
+        if refused:
+            errors.append(
+                f"homelab_cluster_dns_upstream '{raw.strip()}' is {refused[0]}; give the LAN "
+                "address of the resolver (typically the router)"
+            )
+        else:
+            upstream = str(ip)
+
+    zones_raw = s.get("homelab_cluster_dns_zones")
+    if zones_raw is None:
+        zones_raw = []
+    elif not isinstance(zones_raw, list):
+        errors.append(f"homelab_cluster_dns_zones must be a list, got {_type_name(zones_raw)}")
+        zones_raw = []
+    extra = {}
+    for i, entry in enumerate(zones_raw):
+        where = f"homelab_cluster_dns_zones[{i}]"
+        if not isinstance(entry, str):
+            errors.append(f"{where} {_show(entry)} must be a string")
+            continue
+        zone = _norm_host(entry)
+        if not zone and entry.strip() == ".":
+            errors.append(
+                f"{where} '.' is the root zone: every name would go to the LAN resolver "
+                "(names outside the listed zones already follow the node's resolv.conf)"
+            )
+        elif "*" in zone or _host_problem(zone):
+            errors.append(f"{where} '{entry}' is not a DNS zone name (like lan or home.arpa)")
+        elif t.domain and (zone == t.domain or zone.endswith("." + t.domain)):
+            errors.append(
+                f"{where} '{entry}' is inside homelab_domain '{t.domain}', which is forwarded "
+                "already"
+            )
+        elif zone in extra:
+            errors.append(f"{where} '{entry}' repeats homelab_cluster_dns_zones[{extra[zone]}]")
+        elif _cluster_zone_conflict(zone):
+            errors.append(f"{where} '{entry}' {_cluster_zone_conflict(zone)}")
+        else:
+            extra[zone] = i
+    if extra and raw is None:
+        errors.append(
+            "homelab_cluster_dns_zones needs homelab_cluster_dns_upstream "
+            "(the LAN resolver the zones are forwarded to)"
+        )
+    if upstream is None or t.domain is None:
+        return
+    if _cluster_zone_conflict(t.domain):
+        errors.append(
+            f"homelab_cluster_dns_upstream cannot forward homelab_domain '{t.domain}': it "
+            f"{_cluster_zone_conflict(t.domain)}"
+        )
+        return
+    t.cluster_dns_upstream = upstream
+    t.cluster_dns_zones = [t.domain, *sorted(extra)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1159,6 +1299,16 @@ def _tunnel(services, t):
         else:
             rules.append({"hostname": svc.host, "service": svc.origin.strip()})
     rules.sort(key=lambda r: r["hostname"])
+    if t.tunnel_wildcard:
+        # After every explicit rule (cloudflared uses the first rule that matches), so it never
+        # shadows a tcp/ssh host. The SNI follows each request's host (no fixed server name).
+        rules.append(
+            {
+                "hostname": f"*.{t.domain}",
+                "service": f"https://{_format_hostport(t.ingress_address, 443)}",
+                "originRequest": {"noTLSVerify": True, "matchSNItoHost": True},
+            }
+        )
     rules.append({"service": "http_status:404"})
     tunnel_id = t.tunnel_id or TUNNEL_ID_PLACEHOLDER
     return {
@@ -1168,6 +1318,30 @@ def _tunnel(services, t):
         "protocol": t.tunnel_protocol,
         "cname_target": f"{tunnel_id}{TUNNEL_CNAME_SUFFIX}",
         "ingress": rules,
+    }
+
+
+def _coredns(t):
+    """The coredns-custom ConfigMap: one extra server block forwarding the LAN zones."""
+    if t.cluster_dns_upstream is None:
+        return None
+    zones = " ".join(f"{zone}:53" for zone in t.cluster_dns_zones)
+    server = (
+        f"{zones} {{\n"
+        "    errors\n"
+        "    cache 30\n"
+        f"    forward . {_format_hostport(t.cluster_dns_upstream, 53)}\n"
+        "}\n"
+    )
+    return {
+        "upstream": t.cluster_dns_upstream,
+        "zones": list(t.cluster_dns_zones),
+        "configmap": {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": _meta(COREDNS_CUSTOM_CONFIGMAP, COREDNS_NAMESPACE),
+            "data": {COREDNS_SERVER_KEY: server},
+        },
     }
 
 
@@ -1206,11 +1380,12 @@ def _dns_records(services, t, tunnel, warnings):
                     }
                 )
         elif t.edge == "router" and svc.expose == "public" and t.public_address:
+            dynamic = t.public_address == PUBLIC_ADDRESS_AUTO
             records.append(
                 {
                     "name": svc.host,
-                    "type": _address_record_type(t.public_address),
-                    "content": t.public_address,
+                    "type": "A" if dynamic else _address_record_type(t.public_address),
+                    "content": PUBLIC_ADDRESS_PLACEHOLDER if dynamic else t.public_address,
                     "proxied": False,
                     "ttl": t.dns_ttl,
                     "comment": dns_comment(svc.name),
@@ -1225,9 +1400,88 @@ def _dns_records(services, t, tunnel, warnings):
     return records
 
 
+def _parse_router_mode(s, t, services, errors):
+    """homelab_router_mode and homelab_router_forward_http, checked against the rest.
+
+    In ``port_forward`` mode the router forwards the public ports to the ingress address as
+    they are: nothing looks at the TLS name, so whatever that address serves is public.
+    """
+    mode = _enum(
+        errors, "homelab_router_mode", s.get("homelab_router_mode"), ROUTER_MODES, "haproxy"
+    )
+    t.router_mode = mode
+    forward_http = s.get("homelab_router_forward_http")
+    if forward_http is None:
+        forward_http = False
+    elif not isinstance(forward_http, bool):
+        errors.append(f"homelab_router_forward_http {_show(forward_http)} must be true or false")
+        forward_http = False
+    t.router_forward_http = bool(forward_http)
+    if mode is None:
+        return
+    if forward_http and mode != "port_forward":
+        errors.append(
+            "homelab_router_forward_http is only used with homelab_router_mode 'port_forward' "
+            f"(homelab_router_mode is '{mode}'): HAProxy listens on 443 only"
+        )
+    if mode != "port_forward":
+        return
+    if t.edge != "router":
+        if t.edge is not None:
+            errors.append(
+                f"homelab_router_mode 'port_forward' needs homelab_edge 'router' "
+                f"(homelab_edge is '{t.edge}')"
+            )
+        return
+    if t.router_default_backend:
+        errors.append(
+            "homelab_router_default_backend cannot be used with homelab_router_mode "
+            "'port_forward': a port forward does not read TLS names, so every connection goes "
+            "to the ingress address; unset it or use homelab_router_mode 'haproxy'"
+        )
+    if t.ingress_address and _ip(t.ingress_address).version != 4:
+        errors.append(
+            f"homelab_router_mode 'port_forward' needs an IPv4 homelab_ingress_address "
+            f"(got '{t.ingress_address}'): OpenWrt forwards ports of the IPv4 WAN address"
+        )
+    for svc in services:
+        if svc.expose != "lan" or not svc.via_ingress:
+            continue
+        address = _placement(svc, t)[1]
+        if address == t.ingress_address:
+            errors.append(
+                f"homelab_services[{svc.index}] (name '{svc.name}'): expose 'lan' would be "
+                f"reachable from the Internet: homelab_router_mode 'port_forward' forwards "
+                f"port 443 to its ingress address {address}; serve LAN services from a MetalLB "
+                "internal pool (homelab_metallb_pools.internal) or use homelab_router_mode "
+                "'haproxy'"
+            )
+
+
+def _router_redirects(t):
+    """The uci firewall redirects of the port_forward mode: WAN ports to the ingress address."""
+    ports = [("https", 443)] + ([("http", 80)] if t.router_forward_http else [])
+    return [
+        {
+            "section": f"{ROUTER_REDIRECT_PREFIX}{scheme}",
+            "name": f"homelab {scheme} to the ingress",
+            "target": "DNAT",
+            "src": "wan",
+            "src_dport": port,
+            "dest": "lan",
+            "dest_ip": t.ingress_address,
+            "dest_port": port,
+            "proto": "tcp",
+        }
+        for scheme, port in ports
+    ]
+
+
 def _router(services, t):
     if t.edge != "router":
         return None
+    if t.router_mode == "port_forward":
+        return {"mode": "port_forward", "redirects": _router_redirects(t)}
     server = _format_hostport(t.ingress_address, 443)
     backends = [
         {"name": ROUTER_BACKEND, "address": t.ingress_address, "port": 443, "server": server}
@@ -1249,6 +1503,7 @@ def _router(services, t):
     ]
     sni.sort(key=lambda e: e["host"])
     return {
+        "mode": "haproxy",
         "listen_port": 443,
         "backends": backends,
         "sni_map": sni,
@@ -1360,6 +1615,7 @@ def build_plan(settings, inventory=None):
     warnings = []
     t = _parse_topology(settings, errors, warnings)
     services = _parse_services(settings.get("homelab_services"), t, errors)
+    _parse_router_mode(settings, t, services, errors)
     if errors:
         raise CatalogueError(errors, warnings)
 
@@ -1404,6 +1660,7 @@ def build_plan(settings, inventory=None):
         "lan_dns": _lan_dns(services, t),
         "metallb": _metallb(t),
         "tls_san": sorted(set(t.api_hostnames) | set(server_addresses)),
+        "coredns": _coredns(t),
         "warnings": warnings,
     }
 
@@ -1417,9 +1674,10 @@ def plan_files(plan):
     """The plan directory's files as ``{relative path: (format, data)}``, format json or yaml.
 
     The layout is the public one (docs/plan.md): ``cloudflare/dns_records.json``,
-    ``cloudflare/tunnel.json`` (tunnel edge), ``hosts/<router>/uci/dhcp.json`` per router and
-    the Kubernetes objects as a k3s auto-deploy manifest on the first k3s server. A yaml file's
-    data is the list of its documents.
+    ``cloudflare/tunnel.json`` (tunnel edge), ``hosts/<router>/uci/dhcp.json`` per router (and
+    ``uci/firewall.json`` in the router's port_forward mode) and the Kubernetes objects as a
+    k3s auto-deploy manifest on the first k3s server. A yaml file's data is the list of its
+    documents.
     """
     files = {"cloudflare/dns_records.json": ("json", plan["dns_records"])}
     tunnel = plan.get("tunnel")
@@ -1438,6 +1696,14 @@ def plan_files(plan):
     }
     for router in plan["inventory"]["openwrt_routers"]:
         files[f"hosts/{router}/uci/dhcp.json"] = ("json", sections)
+    redirects = (plan.get("router") or {}).get("redirects")
+    if redirects is not None:
+        firewall = {}
+        for redirect in redirects:
+            options = {k: str(v) for k, v in redirect.items() if k != "section"}
+            firewall[redirect["section"]] = {".type": "redirect", **options}
+        for router in plan["inventory"]["openwrt_routers"]:
+            files[f"hosts/{router}/uci/firewall.json"] = ("json", firewall)
     servers = plan["inventory"]["k3s_servers"]
     if servers and plan["k8s_objects"]:
         files[f"hosts/{servers[0]}/{MANIFEST_PATH}"] = ("yaml", plan["k8s_objects"])

@@ -138,7 +138,8 @@ homelab_plan:
     tunnel:
       description: The tunnel (C(name), C(id), C(mode), C(protocol), C(cname_target)) and its
         C(ingress) rules, in cloudflared's own keys, ending with the C(http_status:404)
-        catch-all. V(null) unless the edge is C(tunnel).
+        catch-all (just before it, with C(homelab_tunnel_wildcard=true), the rule for
+        C(*.<homelab_domain>)). V(null) unless the edge is C(tunnel).
       type: dict
     dns_records:
       description: Cloudflare DNS records C({name, type, content, proxied, ttl, comment}),
@@ -153,9 +154,11 @@ homelab_plan:
           ttl: 1
           comment: "managed by spitikos.homelab: api"
     router:
-      description: The router's SNI map (C(sni_map)), C(backends), C(default_backend) and
-        what happens to unknown names (C(unknown_sni) is C(default_backend) or C(reject)).
-        V(null) unless the edge is C(router).
+      description: The router's C(mode) (C(homelab_router_mode)). With C(haproxy), its SNI
+        map (C(sni_map)), C(backends), C(default_backend) and what happens to unknown names
+        (C(unknown_sni) is C(default_backend) or C(reject)). With C(port_forward), the uci
+        firewall C(redirects) (C(section) name and the redirect's options) forwarding the
+        public ports to the ingress address. V(null) unless the edge is C(router).
       type: dict
     lan_dns:
       description: LAN DNS entries C({host, address, service}) for every host served by the
@@ -169,6 +172,12 @@ homelab_plan:
       description: Extra names and addresses for the k3s API certificate.
       type: list
       elements: str
+    coredns:
+      description: The cluster DNS upstream, from C(homelab_cluster_dns_upstream) - the LAN
+        resolver (C(upstream)), the zones forwarded to it (C(zones), C(homelab_domain) first)
+        and the C(coredns-custom) ConfigMap in C(kube-system) (C(configmap)) whose C(*.server)
+        key k3s' CoreDNS imports as an extra server block. V(null) when the upstream is unset.
+      type: dict
     warnings:
       description: Things worth knowing that are not errors.
       type: list

@@ -736,6 +736,7 @@ def test_router_sni_map_with_default_backend():
         homelab_router_default_backend="192.168.0.2:443",
     )  # fmt: skip
     assert plan["router"] == {
+        "mode": "haproxy",
         "listen_port": 443,
         "backends": [
             {"name": "k8s_ingress", "address": "10.0.0.200", "port": 443,

@@ -2,7 +2,8 @@
 
 The expectations are written by hand from the scenario's catalogue (molecule.yml): ingress-nginx
 on MetalLB with an external and an internal pool, a gRPC service, a passthrough service on the
-internal class, and oauth2 forward authentication.
+internal class, oauth2 forward authentication, and the cluster's DNS forwarding example.com and
+lan to the router (10.0.0.1).
 """
 
 import os
@@ -35,6 +36,7 @@ def test_exactly_the_planned_files(host):
         "homelab-cert-manager-cloudflare-token.yaml",
         "homelab-cert-manager-issuers.yaml",
         "homelab-cert-manager.yaml",
+        "homelab-coredns-custom.yaml",
         "homelab-ingress-nginx.yaml",
         "homelab-ingress.yaml",
         "homelab-metallb-pools.yaml",
@@ -137,6 +139,21 @@ def test_the_routing_objects(host):
     assert annotations["nginx.ingress.kubernetes.io/auth-signin"].startswith(
         "https://auth.example.com/oauth2/start"
     )
+
+
+def test_coredns_forwards_the_zones_to_the_router(host):
+    (configmap,) = docs(host, "homelab-coredns-custom.yaml")
+    assert configmap["kind"] == "ConfigMap"
+    # k3s' CoreDNS mounts kube-system/coredns-custom and imports its *.server keys.
+    assert (configmap["metadata"]["name"], configmap["metadata"]["namespace"]) == (
+        "coredns-custom",
+        "kube-system",
+    )
+    assert configmap["data"] == {
+        "homelab.server": (
+            "example.com:53 lan:53 {\n    errors\n    cache 30\n    forward . 10.0.0.1:53\n}\n"
+        )
+    }
 
 
 def test_a_file_no_longer_planned_is_emptied_not_deleted(host):

@@ -6,7 +6,9 @@ The expectations are written by hand from the example inventories and the catalo
 
 from __future__ import annotations
 
+import difflib
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -325,6 +327,12 @@ def test_tunnel_passthrough(plan):
                 "service": "https://10.0.0.21:443",
                 "originRequest": {**origin_request, "originServerName": "docs.example.com"},
             },
+            # homelab_tunnel_wildcard: after every explicit rule, before the catch-all
+            {
+                "hostname": "*.example.com",
+                "service": "https://10.0.0.21:443",
+                "originRequest": {**origin_request, "matchSNItoHost": True},
+            },
             {"service": "http_status:404"},
         ],
     }
@@ -539,6 +547,46 @@ def test_debian_router_gets_debian_paths_and_a_dnsmasq_file(run_playbook, tmp_pa
     ]
 
 
+def test_router_port_forward(plan):
+    # homelab_router_mode port_forward: uci firewall redirects from the WAN to the external
+    # ingress address (443, and 80 with homelab_router_forward_http), no HAProxy file.
+    out, stdout = plan("inventories/examples/router-port-forward")
+    router_files = [f for f in files_under(out) if f.startswith("hosts/gw/")]
+    assert router_files == ["hosts/gw/uci/dhcp.json", "hosts/gw/uci/firewall.json"]
+    assert "[WARNING]" not in stdout
+
+    def redirect(scheme, port):
+        return {
+            ".type": "redirect",
+            "name": f"homelab {scheme} to the ingress",
+            "target": "DNAT",
+            "src": "wan",
+            "src_dport": str(port),
+            "dest": "lan",
+            "dest_ip": "192.168.1.200",
+            "dest_port": str(port),
+            "proto": "tcp",
+        }
+
+    assert read_json(out / "hosts/gw/uci/firewall.json") == {
+        "homelab_forward_https": redirect("https", 443),
+        "homelab_forward_http": redirect("http", 80),
+    }
+    dhcp = read_json(out / "hosts/gw/uci/dhcp.json")
+    assert {s["name"]: s["ip"] for s in dhcp.values()} == {
+        "api.example.com": "192.168.1.200",
+        "www.example.com": "192.168.1.200",
+        "nas.example.com": "192.168.1.210",
+    }
+    # homelab_public_address: auto - the public hosts' A records wait for the address the
+    # site reads at run time; offline they show the placeholder.
+    records = read_json(out / "cloudflare/dns_records.json")
+    assert [(r["name"], r["type"], r["content"], r["proxied"]) for r in records] == [
+        ("api.example.com", "A", "<public-address>", False),
+        ("www.example.com", "A", "<public-address>", False),
+    ]
+
+
 def test_router_metallb_k3s(plan):
     # Three servers (embedded etcd): cp1 creates the cluster, cp2 and cp3 join it at cp1's
     # ansible_host. MetalLB disables servicelb, ingress-nginx disables traefik; worker1 is an
@@ -579,12 +627,19 @@ def test_lan_only(plan):
             "cloudflare/dns_records.json",
             "hosts/gw/uci/dhcp.json",
             f"hosts/pi/{MANIFESTS}",
-            *addons("pi", *CERT_MANAGER, "ingress-nginx"),
+            *addons("pi", *CERT_MANAGER, "ingress-nginx", "coredns-custom"),
             *k3s_server("pi"),
         ]
     )
     assert "[WARNING]" not in stdout
     assert read_json(out / "cloudflare/dns_records.json") == []
+    # homelab_cluster_dns_upstream: pods ask the router for the zone and the LAN's own names.
+    (coredns,) = read_manifest(out / f"hosts/pi/{ADDONS_DIR}/homelab-coredns-custom.yaml")
+    assert (coredns["kind"], coredns["metadata"]["name"]) == ("ConfigMap", "coredns-custom")
+    assert coredns["metadata"]["namespace"] == "kube-system"
+    (block,) = coredns["data"].values()
+    assert block.splitlines()[0] == "example.com:53 lan:53 {"
+    assert "    forward . 192.168.1.1:53" in block.splitlines()
     assert read_json(out / "hosts/gw/uci/dhcp.json") == {
         "homelab_grafana": {".type": "domain", "name": "grafana.example.com", "ip": "192.168.1.10"},
         "homelab_jellyfin": {".type": "domain", "name": "media.example.com", "ip": "192.168.1.10"},
@@ -814,3 +869,54 @@ def test_addon_secrets_are_placeholders(plan):
         "letsencrypt-production",
         "letsencrypt-staging",
     ]
+
+
+# ================================================================== expectation files
+# Every example inventory's whole plan, kept as one reviewed text file per inventory under
+# tests/integration/plan_expected/: any change to any planned file shows up here and in review.
+# After an intended change: scripts/update-plan-expectations, then read the diff before committing.
+EXPECTED = Path(__file__).parent / "plan_expected"
+EXPECTED_INVENTORIES = sorted(
+    str(path.relative_to(REPO))
+    for path in [REPO / "inventories" / "home", *(REPO / "inventories" / "examples").iterdir()]
+    if path.is_dir()
+)
+FILE_HEADER = "===== "
+
+
+def plan_text(out):
+    """The plan directory as one text: each file's path in a header line, then its text."""
+    parts = []
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+        text = path.read_text()
+        parts.append(f"{FILE_HEADER}{path.relative_to(out)}\n{text}")
+        if not text.endswith("\n"):
+            parts.append("\n")
+    return "".join(parts)
+
+
+def test_every_example_inventory_has_an_expectation_file():
+    names = {path.name for path in EXPECTED.glob("*.txt")}
+    assert names == {inv.replace("/", "_") + ".txt" for inv in EXPECTED_INVENTORIES}
+
+
+@pytest.mark.parametrize("inventory", EXPECTED_INVENTORIES)
+def test_plan_matches_its_expectation_file(plan, inventory):
+    out = plan(inventory)[0]
+    actual = plan_text(out)
+    expected_file = EXPECTED / (inventory.replace("/", "_") + ".txt")
+    if os.environ.get("UPDATE_PLAN_EXPECTATIONS") == "1":
+        expected_file.parent.mkdir(exist_ok=True)
+        expected_file.write_text(actual)
+    expected = expected_file.read_text()
+    if actual != expected:
+        diff = difflib.unified_diff(
+            expected.splitlines(keepends=True),
+            actual.splitlines(keepends=True),
+            str(expected_file.relative_to(REPO)),
+            "plan of " + inventory,
+        )
+        pytest.fail(
+            "the plan differs from its expectation file; if the change is intended, run "
+            "scripts/update-plan-expectations and review the diff:\n" + "".join(list(diff)[:200])
+        )

@@ -36,7 +36,6 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.conn
   - ansible.builtin.action_common_attributes.flow
-  - ansible.builtin.action_common_attributes.files
 attributes:
   action:
     support: full
@@ -62,10 +61,6 @@ attributes:
     support: full
   platform:
     platforms: all
-  safe_file_operations:
-    support: full
-  vault:
-    support: none
 notes:
   - Files are written with mode C(0644) through a temporary file renamed over the old one;
     directories are created with mode C(0755).

@@ -151,7 +151,7 @@ def test_server_block_properties(seed):
     rng = random.Random(seed)
     labels = ["lan", "home", "arpa", "iot", "corp", "internal", "x1"]
     zones = sorted(
-        {".".join(rng.sample(labels, rng.randint(1, 3))) for _ in range(rng.randint(0, 5))}
+        {".".join(rng.sample(labels, rng.randint(1, 3))) for _zone in range(rng.randint(0, 5))}
         - {"arpa"}
     )
     upstream = rng.choice(["192.168.1.1", "10.0.0.1", "fd00::53"])

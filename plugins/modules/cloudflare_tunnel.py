@@ -204,7 +204,9 @@ cname_target:
 credentials:
   description:
     - Content of the cloudflared credentials file (secret). O(mode=local) only.
-  returned: when O(mode=local), O(state=present) and not in check mode
+  returned: >-
+    when O(mode=local) and O(state=present); in check mode only for an existing tunnel whose
+    secret is not being rotated
   type: dict
   contains:
     AccountTag:
@@ -218,7 +220,7 @@ credentials:
       type: str
 token:
   description: The token cloudflared runs the tunnel with (secret). O(mode=remote) only.
-  returned: when O(mode=remote), O(state=present) and not in check mode
+  returned: when O(mode=remote), O(state=present) and the tunnel exists (in check mode too)
   type: str
 configuration:
   description: The tunnel configuration after the run (O(mode=remote)).
@@ -522,8 +524,10 @@ class TunnelRun:
     def local_credentials(self, tunnel, secret):
         path = self.params["credentials_file"]
         creds = None
+        made_up = secret is not None  # a new tunnel's secret: not Cloudflare's yet in check mode
         if secret is None and self.params["rotate_secret"]:
             secret = new_secret()
+            made_up = True
             self.changed = True
             if not self.module.check_mode:
                 self.client.update_tunnel_secret(self.account, tunnel["id"], self.name, secret)
@@ -544,7 +548,9 @@ class TunnelRun:
             return
         if path and write_credentials_file(self.module, path, creds):
             self.changed = True
-        if not self.module.check_mode:
+        # In check mode the credentials of an existing tunnel (read, not made up) are returned
+        # too, so that a connector's check run compares its files with the real ones.
+        if not self.module.check_mode or not made_up:
             self.result["credentials"] = creds
 
     def remote_configuration(self, tunnel):
@@ -577,7 +583,8 @@ class TunnelRun:
             else:
                 config = new
         self.result["configuration"] = config
-        if tunnel.get("id") and not self.module.check_mode:
+        # Read-only, so check mode asks for it too: a connector's check run needs it.
+        if tunnel.get("id"):
             self.result["token"] = self.client.get_tunnel_token(
                 self.account, tunnel["id"], self.name
             )

@@ -97,6 +97,11 @@ def test_remote_tunnel_rhythm(ansible, emulator, zone):
         "s": emulator.tunnel_secret(tunnel_id),
     }
 
+    # check mode on the existing tunnel: the token is read (a connector's check run needs it)
+    result = tunnel(ansible, emulator, check=True, mode="remote", ingress=INGRESS)
+    assert result["changed"] is False
+    assert json.loads(base64.b64decode(result["token"])) == token
+
     # unchanged re-run: list, configuration read, token read; no write
     emulator.reset_calls()
     result = tunnel(ansible, emulator, mode="remote", ingress=INGRESS)
@@ -183,6 +188,11 @@ def test_local_tunnel_credentials(ansible, emulator, tmp_path):
     assert result["changed"] is False
     assert result["credentials"] == creds
     assert emulator.call_summary() == {f"GET {TUNNELS}": 1}
+
+    # check mode hands them out too (read, not made up): a connector's check run needs them
+    result = tunnel(ansible, emulator, check=True, credentials_file=str(creds_file))
+    assert result["changed"] is False
+    assert result["credentials"] == creds
 
     # adopted without any way to the secret: a clear error
     result = tunnel(ansible, emulator)

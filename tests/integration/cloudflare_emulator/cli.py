@@ -25,19 +25,14 @@ The seed file:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import secrets
-import signal
-import sys
-import threading
-import time
 from pathlib import Path
 
-from .server import CloudflareEmulator
+from emulator_process import serve_until_signalled, start_background, stop_background
 
-START_TIMEOUT = 30
+from .server import CloudflareEmulator
 
 
 def load_seed(path: str | Path | None) -> dict:
@@ -75,125 +70,33 @@ def report_of(emulator: CloudflareEmulator) -> dict:
     }
 
 
-def _write_private(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-    tmp.replace(path)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _read_state(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _report_path(state_file: Path) -> Path:
-    return state_file.with_name(state_file.stem + ".report.json")
-
-
-def _serve_until_signalled(emulator: CloudflareEmulator, state_file: Path | None) -> None:
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        emulator.stop()
-        if state_file is not None:
-            _write_private(_report_path(state_file), report_of(emulator))
-            with contextlib.suppress(FileNotFoundError):
-                state_file.unlink()
-
-
 def start(args) -> int:
-    state_file = Path(args.state_file).resolve()
-    current = _read_state(state_file)
-    if current and _alive(current["pid"]):
-        print(json.dumps(dict(current, changed=False)))
-        return 0
-    state_file.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileNotFoundError):
-        _report_path(state_file).unlink()
     seed = load_seed(args.seed)
     token = args.token or "cf-emulator-" + secrets.token_hex(16)
-    ready_r, ready_w = os.pipe()
-    if os.fork():
-        # the caller: wait for the server's word, then report its state
-        os.close(ready_w)
-        with os.fdopen(ready_r) as ready:
-            word = ready.read()
-        if word != "ready":
-            print(f"the emulator did not start: {word or 'no answer'}", file=sys.stderr)
-            return 1
-        print(json.dumps(dict(_read_state(state_file), changed=True)))
-        return 0
-    # the first child: detach from the caller (setsid), then fork the server itself
-    os.close(ready_r)
-    os.setsid()
-    if os.fork():
-        os._exit(0)
-    log = os.open(args.log or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    try:
+
+    def make():
         emulator = seeded(seed, token, args.port)
-        _write_private(state_file, state_of(emulator))
-    except Exception as exc:  # reported to the caller, which exits non-zero
-        os.write(ready_w, f"{type(exc).__name__}: {exc}".encode())
-        os._exit(1)
-    os.write(ready_w, b"ready")
-    os.close(ready_w)
-    _serve_until_signalled(emulator, state_file)
-    os._exit(0)
+        return emulator, state_of(emulator)
+
+    return start_background(Path(args.state_file), args.log, make, report_of)
+
+
+def _problems(report: dict) -> str | None:
+    if not report["validation_errors"]:
+        return None
+    return "requests or responses broke the API description:\n" + "\n".join(
+        report["validation_errors"]
+    )
 
 
 def stop(args) -> int:
-    state_file = Path(args.state_file).resolve()
-    current = _read_state(state_file)
-    if not current or not _alive(current["pid"]):
-        with contextlib.suppress(FileNotFoundError):
-            state_file.unlink()
-        print(json.dumps({"changed": False, "msg": "no emulator was running"}))
-        return 0
-    os.kill(current["pid"], signal.SIGTERM)
-    deadline = time.monotonic() + START_TIMEOUT
-    while _alive(current["pid"]) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if _alive(current["pid"]):
-        print(f"the emulator (pid {current['pid']}) did not stop", file=sys.stderr)
-        return 1
-    report = _read_state(_report_path(state_file)) or {"calls": {}, "validation_errors": []}
-    print(json.dumps(dict(report, changed=True)))
-    if report["validation_errors"]:
-        print(
-            "requests or responses broke the API description:\n"
-            + "\n".join(report["validation_errors"]),
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    return stop_background(Path(args.state_file), {"calls": {}, "validation_errors": []}, _problems)
 
 
 def serve(args) -> int:
     emulator = seeded(load_seed(args.seed), args.token or "cf-emulator", args.port)
     print(json.dumps(state_of(emulator)), flush=True)
-    _serve_until_signalled(emulator, None)
+    serve_until_signalled(emulator)
     print(json.dumps(report_of(emulator)))
     return 0
 

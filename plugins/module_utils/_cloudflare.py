@@ -20,7 +20,15 @@ from datetime import UTC, datetime
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ansible_collections.spitikos.homelab.plugins.module_utils._reconcile import InputError
+from ansible_collections.spitikos.homelab.plugins.module_utils._reconcile import (
+    InputError,
+    dns_batch_body,
+    dns_plan_diff,
+    dns_plan_summary,
+    plan_is_empty,
+    public_record,
+    record_from_api,
+)
 
 try:
     import cloudflare
@@ -446,6 +454,55 @@ class CloudflareClient:
             account_id=account_id,
         )
         return [to_plain(c) for c in (result or [])]
+
+
+def apply_dns_plan(client, zone, plan):
+    """Send a plan of plan_dns_changes in one batch and return the final records with their ids."""
+    answer = client.batch_dns_records(zone["id"], zone["name"], **dns_batch_body(plan))
+    by_id = {r["id"]: record_from_api(r) for r in answer["puts"]}
+    created = [record_from_api(r) for r in answer["posts"]]
+    final = []
+    for record in plan["final"]:
+        if record.get("id") in by_id:
+            record = by_id[record["id"]]
+        elif record.get("id") is None:
+            record = _take_created(created, record) or record
+        final.append(record)
+    return final
+
+
+def _take_created(created, wanted):
+    for index, record in enumerate(created):
+        if (record["name"], record["type"], record["content"]) == (
+            wanted["name"],
+            wanted["type"],
+            wanted["content"],
+        ):
+            return created.pop(index)
+    return None
+
+
+def carry_out_dns_plan(module, client, zone, plan):
+    """Refuse a plan with conflicts, send it unless in check mode, and return the module result
+    (changed, zone, the final records, the changes, and the diff in diff mode)."""
+    if plan["conflicts"]:
+        raise InputError(
+            f"Nothing was changed in zone {zone['name']}: " + " ".join(plan["conflicts"]),
+            plan["conflicts"],
+        )
+    changed = not plan_is_empty(plan)
+    final = plan["final"]
+    if changed and not module.check_mode:
+        final = apply_dns_plan(client, zone, plan)
+    result = {
+        "changed": changed,
+        "zone": {"id": zone["id"], "name": zone["name"]},
+        "records": [public_record(r) for r in final],
+        "changes": dns_plan_summary(plan),
+    }
+    if module._diff:
+        result["diff"] = dns_plan_diff(plan)
+    return result
 
 
 def _summarise(names, shown=5):

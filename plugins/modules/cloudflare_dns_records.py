@@ -223,6 +223,7 @@ changes:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.spitikos.homelab.plugins.module_utils._cloudflare import (
+    carry_out_dns_plan,
     cloudflare_argument_spec,
     run_module,
 )
@@ -230,13 +231,8 @@ from ansible_collections.spitikos.homelab.plugins.module_utils._reconcile import
     POLICIES,
     RECORD_TYPES,
     InputError,
-    dns_batch_body,
-    dns_plan_diff,
-    dns_plan_summary,
     normalize_desired_records,
     plan_dns_changes,
-    plan_is_empty,
-    public_record,
     record_from_api,
 )
 
@@ -265,32 +261,6 @@ def argument_spec():
     return spec
 
 
-def apply_plan(client, zone, plan):
-    """Send the plan in one batch and return the final records with their ids."""
-    answer = client.batch_dns_records(zone["id"], zone["name"], **dns_batch_body(plan))
-    by_id = {r["id"]: record_from_api(r) for r in answer["puts"]}
-    created = [record_from_api(r) for r in answer["posts"]]
-    final = []
-    for record in plan["final"]:
-        if record.get("id") in by_id:
-            record = by_id[record["id"]]
-        elif record.get("id") is None:
-            record = _take_created(created, record) or record
-        final.append(record)
-    return final
-
-
-def _take_created(created, wanted):
-    for index, record in enumerate(created):
-        if (record["name"], record["type"], record["content"]) == (
-            wanted["name"],
-            wanted["type"],
-            wanted["content"],
-        ):
-            return created.pop(index)
-    return None
-
-
 def run(module, client):
     zone = client.get_zone(module.params["zone"])
     desired, errors = normalize_desired_records(module.params["records"], zone["name"])
@@ -298,24 +268,7 @@ def run(module, client):
         raise InputError(f"Invalid records for zone {zone['name']}: " + "; ".join(errors), errors)
     current = [record_from_api(r) for r in client.list_dns_records(zone["id"], zone["name"])]
     plan = plan_dns_changes(current, desired, module.params["policy"])
-    if plan["conflicts"]:
-        raise InputError(
-            f"Nothing was changed in zone {zone['name']}: " + " ".join(plan["conflicts"]),
-            plan["conflicts"],
-        )
-    changed = not plan_is_empty(plan)
-    final = plan["final"]
-    if changed and not module.check_mode:
-        final = apply_plan(client, zone, plan)
-    result = {
-        "changed": changed,
-        "zone": {"id": zone["id"], "name": zone["name"]},
-        "records": [public_record(r) for r in final],
-        "changes": dns_plan_summary(plan),
-    }
-    if module._diff:
-        result["diff"] = dns_plan_diff(plan)
-    return result
+    return carry_out_dns_plan(module, client, zone, plan)
 
 
 def main():

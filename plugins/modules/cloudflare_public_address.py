@@ -244,6 +244,7 @@ from ansible.module_utils.urls import ConnectionError as UrlConnectionError
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.spitikos.homelab.plugins.module_utils._cloudflare import (
+    carry_out_dns_plan,
     cloudflare_argument_spec,
     run_module,
 )
@@ -259,13 +260,8 @@ from ansible_collections.spitikos.homelab.plugins.module_utils._public_address i
 )
 from ansible_collections.spitikos.homelab.plugins.module_utils._reconcile import (
     InputError,
-    dns_batch_body,
-    dns_plan_diff,
-    dns_plan_summary,
     normalize_desired_records,
     normalize_fqdn,
-    plan_is_empty,
-    public_record,
     record_from_api,
 )
 
@@ -363,21 +359,6 @@ def current_address(params):
     raise InputError(f"Refusing to update the records, {NOTHING_CHANGED}: {message}", [message])
 
 
-def apply_plan(client, zone, plan):
-    """Send the plan in one batch and return the final records with their ids."""
-    answer = client.batch_dns_records(zone["id"], zone["name"], **dns_batch_body(plan))
-    by_id = {r["id"]: record_from_api(r) for r in answer["puts"]}
-    created = {r["name"]: record_from_api(r) for r in answer["posts"] if r.get("type") == "A"}
-    final = []
-    for record in plan["final"]:
-        if record.get("id") in by_id:
-            record = by_id[record["id"]]
-        elif record.get("id") is None:
-            record = created.get(record["name"], record)
-        final.append(record)
-    return final
-
-
 def run(module, client):
     params = module.params
     check_options(params)
@@ -396,25 +377,8 @@ def run(module, client):
         )
     current = [record_from_api(r) for r in client.list_dns_records(zone["id"], zone["name"])]
     plan = plan_public_records(current, desired)
-    if plan["conflicts"]:
-        raise InputError(
-            f"Nothing was changed in zone {zone['name']}: " + " ".join(plan["conflicts"]),
-            plan["conflicts"],
-        )
-    changed = not plan_is_empty(plan)
-    final = plan["final"]
-    if changed and not module.check_mode:
-        final = apply_plan(client, zone, plan)
-    result = {
-        "changed": changed,
-        "address": address,
-        "address_source": source,
-        "zone": {"id": zone["id"], "name": zone["name"]},
-        "records": [public_record(r) for r in final],
-        "changes": dns_plan_summary(plan),
-    }
-    if module._diff:
-        result["diff"] = dns_plan_diff(plan)
+    result = carry_out_dns_plan(module, client, zone, plan)
+    result.update(address=address, address_source=source)
     return result
 
 

@@ -1,0 +1,170 @@
+"""spitikos.homelab.homelab_files through ansible-playbook, on the local host.
+
+Bad input, check mode, a real run, an unchanged re-run, diff mode and the secret kept out of the
+output even at -vvv: the rhythm every module of the collection follows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+SECRET = "s3cret-join-token-4711"
+
+
+@pytest.fixture
+def run_files(ansible_env, tmp_path):
+    """Run one homelab_files task with ``files``; returns (returncode, task result, output)."""
+    runs = []
+
+    def run(files, *flags):
+        runs.append(1)
+        play = [
+            {
+                "name": "homelab_files test",
+                "hosts": "localhost",
+                "gather_facts": False,
+                "vars": {"ansible_python_interpreter": sys.executable},
+                "tasks": [
+                    {
+                        "name": "Files",
+                        "spitikos.homelab.homelab_files": {"files": files},
+                        "register": "result",
+                    }
+                ],
+            }
+        ]
+        path = tmp_path / f"play{len(runs)}.json"
+        path.write_text(json.dumps(play))
+        env = dict(ansible_env, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
+        proc = subprocess.run(
+            [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", "-c", "local", str(path), *flags],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        try:
+            report = json.loads(proc.stdout[proc.stdout.index("{") :])
+            result = report["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        except (ValueError, KeyError, IndexError):
+            result = None
+        return proc.returncode, result, proc.stdout + proc.stderr
+
+    return run
+
+
+def snapshot(root):
+    found = {}
+    for path in sorted(root.rglob("*")):
+        info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode):
+            found[path.name] = ("link", os.readlink(path))
+        elif stat.S_ISREG(info.st_mode):
+            found[path.name] = (oct(stat.S_IMODE(info.st_mode)), path.read_text())
+        else:
+            found[path.name] = ("dir", oct(stat.S_IMODE(info.st_mode)))
+    return found
+
+
+def service_files(root):
+    return [
+        {"path": str(root / "etc"), "state": "directory", "mode": "0755"},
+        {"path": str(root / "etc" / "config.yaml"), "content": "a: 1\n", "mode": "0644"},
+        {"path": str(root / "etc" / "env"), "secret_content": f"TOKEN={SECRET}\n", "mode": "0600"},
+        {"path": str(root / "kubectl"), "state": "link", "src": "/bin/true", "keep_files": True},
+    ]
+
+
+def test_bad_input_names_each_entry_and_changes_nothing(run_files, tmp_path):
+    root = tmp_path / "host"
+    root.mkdir()
+    rc, result, output = run_files(
+        [
+            {"path": str(root / "ok"), "content": "x"},
+            {"path": str(root / "missing" / "a"), "content": "x"},
+            {"path": str(root / "b"), "content": "x", "mode": "rw"},
+        ]
+    )
+    assert rc != 0, output
+    assert result["problems"] == [
+        f"files[1] ({root}/missing/a): the directory {root}/missing does not exist",
+        f"files[2] ({root}/b): mode 'rw' is not an octal mode such as '0644'",
+    ]
+    assert list(root.iterdir()) == []
+
+
+def test_content_and_secret_content_are_exclusive(run_files, tmp_path):
+    rc, result, output = run_files(
+        [{"path": str(tmp_path / "a"), "content": "x", "secret_content": "not-this-one"}]
+    )
+    assert rc != 0, output
+    assert not (tmp_path / "a").exists()
+    assert "mutually exclusive: content|secret_content" in result["msg"]
+
+
+def test_check_create_rerun_and_diff(run_files, tmp_path):
+    root = tmp_path / "host"
+    root.mkdir()
+
+    rc, result, output = run_files(service_files(root), "--check", "--diff")
+    assert rc == 0, output
+    assert result["changed"] is True
+    assert result["changed_paths"] == [f["path"] for f in service_files(root)]
+    assert list(root.iterdir()) == []
+
+    rc, result, output = run_files(service_files(root))
+    assert rc == 0, output
+    assert result["changed"] is True
+    assert snapshot(root) == {
+        "etc": ("dir", "0o755"),
+        "config.yaml": ("0o644", "a: 1\n"),
+        "env": ("0o600", f"TOKEN={SECRET}\n"),
+        "kubectl": ("link", "/bin/true"),
+    }
+
+    rc, result, output = run_files(service_files(root), "--diff")
+    assert rc == 0, output
+    assert result["changed"] is False
+    assert result["changed_paths"] == []
+
+    changed = service_files(root)
+    changed[1]["content"] = "a: 2\n"
+    changed[2]["secret_content"] = "TOKEN=another-secret-0815\n"
+    rc, result, output = run_files(changed, "--diff")
+    assert rc == 0, output
+    assert result["changed_paths"] == [changed[1]["path"], changed[2]["path"]]
+    assert result["diff"][0]["before"] == "a: 1\n"
+    assert result["diff"][0]["after"] == "a: 2\n"
+    assert result["diff"][1]["before"] == "(secret content, not shown: old)\n"
+    assert result["diff"][1]["after"] == "(secret content, not shown: new)\n"
+    assert "another-secret-0815" not in output
+    assert SECRET not in output
+
+
+def test_the_secret_stays_out_of_verbose_output(run_files, tmp_path):
+    root = tmp_path / "host"
+    root.mkdir()
+    rc, _, output = run_files(service_files(root), "--diff", "-vvv")
+    assert rc == 0, output
+    assert "TOKEN=" not in output
+    assert SECRET not in output
+    assert (root / "etc" / "env").read_text() == f"TOKEN={SECRET}\n"
+
+
+def test_a_file_kept_in_place_of_a_link_is_reported(run_files, tmp_path):
+    root = tmp_path / "host"
+    root.mkdir()
+    (root / "kubectl").write_text("a kubectl of its own\n")
+    rc, result, output = run_files(service_files(root))
+    assert rc == 0, output
+    assert result["kept_paths"] == [str(root / "kubectl")]
+    assert (root / "kubectl").read_text() == "a kubectl of its own\n"

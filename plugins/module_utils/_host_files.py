@@ -108,10 +108,13 @@ def check_entries(entries, check_mode=False):
                 raise ValueError("a link needs src")
             if state != "link" and entry.get("src"):
                 raise ValueError(f"src is only for links, not state '{state}'")
+            create = entry.get("create", True) is not False
+            if state != "file" and not create:
+                raise ValueError(f"create is only for files, not state '{state}'")
             current = _lstat(path)
             parent = os.path.dirname(path)
             missing_parent = not os.path.isdir(parent) and parent not in directories
-            if state != "absent" and current is None and missing_parent:
+            if state != "absent" and create and current is None and missing_parent:
                 raise ValueError(f"the directory {parent} does not exist")
             if current is not None:
                 kind = stat.S_IFMT(current.st_mode)
@@ -141,6 +144,7 @@ def check_entries(entries, check_mode=False):
                 "secret": entry.get("secret_content") is not None,
                 "src": entry.get("src"),
                 "keep_files": bool(entry.get("keep_files")),
+                "create": create,
             }
         )
     if problems:
@@ -234,6 +238,8 @@ def plan_entries(entries):
             elif _attribute_changes(dict(entry, mode=None), current):
                 # A link's own owner and group; its mode means nothing on Linux.
                 action = "attributes"
+        elif current is None and not entry["create"]:
+            continue
         else:
             wanted = entry["text"].encode("utf-8")
             existing = _read(path) if kind == stat.S_IFREG else None

@@ -63,6 +63,12 @@ options:
         description: Refuse a link whose O(files[].src) does not exist.
         type: bool
         default: false
+      create:
+        description:
+          - For a file, V(false) leaves a missing file missing and only keeps the content and
+            attributes of an existing one.
+        type: bool
+        default: true
       keep_files:
         description:
           - For a link, leave a regular file found at O(files[].path) alone (it is reported in
@@ -166,6 +172,7 @@ ENTRY = {
     "group": {"type": "str"},
     "src": {"type": "str"},
     "require_src": {"type": "bool", "default": False},
+    "create": {"type": "bool", "default": True},
     "keep_files": {"type": "bool", "default": False},
     "label": {"type": "str"},
 }

@@ -226,6 +226,10 @@ BAD = {
         {"path": "{root}/l", "state": "link", "src": "/no/such/zone", "require_src": True},
         "/no/such/zone does not exist",
     ),
+    "create on a directory": (
+        {"path": "{root}/d", "state": "directory", "create": False},
+        "create is only for files, not state 'directory'",
+    ),
     "unknown group": (
         {"path": "{root}/a", "content": "x", "group": "no-such-grp"},
         "group 'no-such-grp' is not a group on this host",
@@ -282,3 +286,18 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypat
         converge([{"path": str(target), "content": "new\n"}])
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["a.conf"]
+
+
+def test_create_false_keeps_an_existing_file_and_leaves_a_missing_one_missing(tmp_path):
+    (tmp_path / "old.yaml").write_text("kind: Pool\n")
+    os.chmod(tmp_path / "old.yaml", 0o644)
+    entries = [
+        {"path": f"{tmp_path}/old.yaml", "content": "", "mode": "0600", "create": False},
+        {"path": f"{tmp_path}/gone.yaml", "content": "", "create": False},
+        # Not even its directory has to exist.
+        {"path": f"{tmp_path}/nodir/x.yaml", "content": "", "create": False},
+    ]
+    changed, _, _ = converge(entries)
+    assert changed == [f"{tmp_path}/old.yaml"]
+    assert tree(tmp_path) == {f"{tmp_path}/old.yaml": ("file", "0o600", "")}
+    assert converge(entries)[0] == []

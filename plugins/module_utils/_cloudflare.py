@@ -16,6 +16,7 @@ import math
 import random
 import time
 import traceback
+import urllib.parse
 from datetime import UTC, datetime
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
@@ -266,9 +267,13 @@ class CloudflareClient:
         items, page = [], 1
         while True:
             result = self.call(what, func, page=page, per_page=per_page, **kwargs)
-            batch = [to_plain(item) for item in (result.result or [])]
+            if isinstance(result, dict):  # a raw envelope (see _api)
+                result_items, result_info = result.get("result"), result.get("result_info")
+            else:
+                result_items, result_info = result.result, result.result_info
+            batch = [to_plain(item) for item in (result_items or [])]
             items.extend(batch)
-            info = to_plain(result.result_info) if result.result_info is not None else {}
+            info = to_plain(result_info) if result_info is not None else {}
             total_pages = info.get("total_pages")
             size = info.get("per_page") or per_page
             if not batch:
@@ -361,9 +366,36 @@ class CloudflareClient:
         return result
 
     # ------------------------------------------------------------------ tunnels
-    @property
-    def _tunnels(self):
-        return self.sdk.zero_trust.tunnels.cloudflared
+    # The tunnel endpoints go through the SDK's generic request methods rather than its typed
+    # zero_trust resources: importing those loads the SDK's whole Zero Trust tree, which costs
+    # most of a second on every module run. Requests, authentication and errors are the SDK's.
+    def _api(self, what, method, path, idempotent=True, **options):
+        """One request to ``path``; the ``result`` of Cloudflare's envelope."""
+        envelope = self._envelope(what, method, path, idempotent=idempotent, **options)
+        return envelope.get("result")
+
+    def _envelope(self, what, method, path, idempotent=True, params=None, body=None):
+        kwargs = {"cast_to": object}
+        if params:
+            kwargs["options"] = {"params": params}
+        if body is not None:
+            kwargs["body"] = body
+        envelope = self.call(what, getattr(self.sdk, method), path, idempotent=idempotent, **kwargs)
+        return envelope if isinstance(envelope, dict) else {}
+
+    @staticmethod
+    def _tunnel_path(account_id, tunnel_id=None, *more):
+        if not account_id or (tunnel_id is not None and not tunnel_id):
+            raise CloudflareError("An account id and a tunnel id must not be empty")
+        parts = ["accounts", account_id, "cfd_tunnel"]
+        parts += [tunnel_id, *more] if tunnel_id is not None else []
+        return "/" + "/".join(urllib.parse.quote(str(part), safe="") for part in parts)
+
+    def _tunnel_page(self, account_id, **params):
+        """One page of the account's tunnels: the raw envelope, for paginate (which retries)."""
+        return self.sdk.get(
+            self._tunnel_path(account_id), cast_to=object, options={"params": params}
+        )
 
     def find_tunnels(self, account_id, name=None):
         """Live (not deleted) tunnels of the account, optionally only those with this name."""
@@ -371,7 +403,7 @@ class CloudflareClient:
         if name is not None:
             kwargs["name"] = name
         what = f"look up tunnel {name}" if name else "list tunnels"
-        tunnels = self.paginate(what, self._tunnels.list, TUNNEL_PAGE_SIZE, **kwargs)
+        tunnels = self.paginate(what, self._tunnel_page, TUNNEL_PAGE_SIZE, **kwargs)
         return [
             t
             for t in tunnels
@@ -379,81 +411,41 @@ class CloudflareClient:
         ]
 
     def get_tunnel(self, account_id, tunnel_id):
-        return to_plain(
-            self.call(
-                f"read tunnel {tunnel_id}", self._tunnels.get, tunnel_id, account_id=account_id
-            )
-        )
+        path = self._tunnel_path(account_id, tunnel_id)
+        return self._api(f"read tunnel {tunnel_id}", "get", path)
 
     def create_tunnel(self, account_id, name, config_src, tunnel_secret=None):
-        kwargs = {"account_id": account_id, "name": name, "config_src": config_src}
+        body = {"name": name, "config_src": config_src}
         if tunnel_secret is not None:
-            kwargs["tunnel_secret"] = tunnel_secret
-        return to_plain(
-            self.call(f"create tunnel {name}", self._tunnels.create, idempotent=False, **kwargs)
-        )
+            body["tunnel_secret"] = tunnel_secret
+        path = self._tunnel_path(account_id)
+        return self._api(f"create tunnel {name}", "post", path, idempotent=False, body=body)
 
     def update_tunnel_secret(self, account_id, tunnel_id, name, tunnel_secret):
-        return to_plain(
-            self.call(
-                f"set a new secret on tunnel {name}",
-                self._tunnels.edit,
-                tunnel_id,
-                account_id=account_id,
-                tunnel_secret=tunnel_secret,
-            )
-        )
+        path = self._tunnel_path(account_id, tunnel_id)
+        body = {"tunnel_secret": tunnel_secret}
+        return self._api(f"set a new secret on tunnel {name}", "patch", path, body=body)
 
     def delete_tunnel(self, account_id, tunnel_id, name):
-        return to_plain(
-            self.call(
-                f"delete tunnel {name}", self._tunnels.delete, tunnel_id, account_id=account_id
-            )
-        )
+        path = self._tunnel_path(account_id, tunnel_id)
+        return self._api(f"delete tunnel {name}", "delete", path)
 
     def get_tunnel_configuration(self, account_id, tunnel_id, name):
-        return (
-            to_plain(
-                self.call(
-                    f"read the configuration of tunnel {name}",
-                    self._tunnels.configurations.get,
-                    tunnel_id,
-                    account_id=account_id,
-                )
-            )
-            or {}
-        )
+        path = self._tunnel_path(account_id, tunnel_id, "configurations")
+        return self._api(f"read the configuration of tunnel {name}", "get", path) or {}
 
     def put_tunnel_configuration(self, account_id, tunnel_id, name, config):
-        return (
-            to_plain(
-                self.call(
-                    f"update the configuration of tunnel {name}",
-                    self._tunnels.configurations.update,
-                    tunnel_id,
-                    account_id=account_id,
-                    config=config,
-                )
-            )
-            or {}
-        )
+        path = self._tunnel_path(account_id, tunnel_id, "configurations")
+        what = f"update the configuration of tunnel {name}"
+        return self._api(what, "put", path, body={"config": config}) or {}
 
     def get_tunnel_token(self, account_id, tunnel_id, name):
-        return self.call(
-            f"read the token of tunnel {name}",
-            self._tunnels.token.get,
-            tunnel_id,
-            account_id=account_id,
-        )
+        path = self._tunnel_path(account_id, tunnel_id, "token")
+        return self._api(f"read the token of tunnel {name}", "get", path)
 
     def list_tunnel_connections(self, account_id, tunnel_id, name):
-        result = self.call(
-            f"list the connections of tunnel {name}",
-            self._tunnels.connections.get,
-            tunnel_id,
-            account_id=account_id,
-        )
-        return [to_plain(c) for c in (result or [])]
+        path = self._tunnel_path(account_id, tunnel_id, "connections")
+        return self._api(f"list the connections of tunnel {name}", "get", path) or []
 
 
 def apply_dns_plan(client, zone, plan):

@@ -5,11 +5,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
+
+from ansible_collections.spitikos.homelab.plugins.module_utils._host_files import replace_file
 
 ARGUMENT_SPEC = {
     "dest": {"type": "path", "required": True},
@@ -60,18 +61,13 @@ def read_text(path):
 
 def write_text(path, content):
     """Write ``content`` to ``path`` atomically (a temporary file renamed over it)."""
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=DIR_MODE, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=".plan-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(to_bytes(content, errors="surrogate_or_strict"))
-        os.chmod(tmp_path, FILE_MODE)
-        os.replace(tmp_path, path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.unlink(tmp_path)
-        raise
+    os.makedirs(os.path.dirname(path), mode=DIR_MODE, exist_ok=True)
+    replace_file(
+        path,
+        to_bytes(content, errors="surrogate_or_strict"),
+        lambda temporary: os.chmod(temporary, FILE_MODE),
+        prefix=".plan-",
+    )
 
 
 class ActionModule(ActionBase):

@@ -292,18 +292,32 @@ def _set_attributes(path, entry, follow=True):
             os.lchown(path, uid, gid)
 
 
-def _write(entry):
-    path = entry["path"]
-    directory = os.path.dirname(path)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".homelab-")
+def replace_file(path, data, prepare=None, prefix=".homelab-"):
+    """Write ``data`` to a temporary file beside ``path``, let ``prepare(temporary)`` set its
+    attributes, then rename it over ``path``. On any failure the temporary file is removed and
+    ``path`` is left as it was."""
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=prefix)
     try:
         with os.fdopen(handle, "wb") as out:
-            out.write(entry["text"].encode("utf-8"))
+            out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        existing = _lstat(path)
+        if prepare is not None:
+            prepare(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def _write(entry):
+    path = entry["path"]
+
+    def prepare(temporary):
         if entry["mode"] is None:
             # Keep the mode of the file replaced, or the umask's default for a new one.
+            existing = _lstat(path)
             if existing is not None and stat.S_ISREG(existing.st_mode):
                 os.chmod(temporary, stat.S_IMODE(existing.st_mode))
             else:
@@ -311,11 +325,8 @@ def _write(entry):
                 os.umask(umask)
                 os.chmod(temporary, 0o666 & ~umask)
         _set_attributes(temporary, entry)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.lexists(temporary):
-            os.unlink(temporary)
-        raise
+
+    replace_file(path, entry["text"].encode("utf-8"), prepare)
 
 
 def _link(entry):

@@ -69,6 +69,13 @@ options:
             attributes of an existing one.
         type: bool
         default: true
+      hold:
+        description:
+          - Compare the entry but do not change it: a path that differs is reported in
+            RV(held_paths) instead, for a later task to write, for example once a service that
+            validates the file is ready. A held entry does not make the task changed.
+        type: bool
+        default: false
       keep_files:
         description:
           - For a link, leave a regular file found at O(files[].path) alone (it is reported in
@@ -140,6 +147,13 @@ changed_paths:
   elements: str
   sample:
     - /etc/example/config.yaml
+held_paths:
+  description: Paths of O(files[].hold) entries that differ from the host, left as they are.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - /etc/example/pool.yaml
 kept_paths:
   description: Paths of O(files[].keep_files) links left alone because a regular file is there.
   returned: always
@@ -173,6 +187,7 @@ ENTRY = {
     "src": {"type": "str"},
     "require_src": {"type": "bool", "default": False},
     "create": {"type": "bool", "default": True},
+    "hold": {"type": "bool", "default": False},
     "keep_files": {"type": "bool", "default": False},
     "label": {"type": "str"},
 }
@@ -193,9 +208,11 @@ def main():
     )
     try:
         entries = check_entries(module.params["files"], check_mode=module.check_mode)
-        changes, kept = plan_entries(entries)
+        planned, kept = plan_entries(entries)
     except HostFilesError as exc:
         module.fail_json(msg=str(exc), problems=exc.problems)
+    changes = [change for change in planned if not change["entry"]["hold"]]
+    held = [change["entry"]["path"] for change in planned if change["entry"]["hold"]]
     if not module.check_mode:
         try:
             apply_changes(changes)
@@ -204,6 +221,7 @@ def main():
     result = {
         "changed": bool(changes),
         "changed_paths": [change["entry"]["path"] for change in changes],
+        "held_paths": held,
         "kept_paths": kept,
     }
     if module._diff:

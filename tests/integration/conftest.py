@@ -3,11 +3,13 @@
 ``collections_path`` is a temporary directory holding ``ansible_collections/spitikos/homelab``
 as a link to the repository, so ``ansible-playbook`` finds the collection under test (and not an
 installed copy). ``ansible_env`` is an environment for subprocesses using it; ``run_playbook``
-runs a playbook from the repository with that environment.
+runs a playbook from the repository with that environment; ``run_task`` runs one task on the
+local host and returns its result.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -62,5 +64,49 @@ def run_playbook(ansible_env):
             timeout=timeout,
             check=False,
         )
+
+    return run
+
+
+@pytest.fixture
+def run_task(ansible_env, tmp_path):
+    """Run one task of ``module`` with ``args`` on the local host through ``ansible-playbook``;
+    returns (returncode, the task's result or None, the whole output)."""
+    runs = []
+
+    def run(module, args, *flags, task=None, env=None):
+        runs.append(1)
+        play = [
+            {
+                "name": f"{module} test",
+                "hosts": "localhost",
+                "gather_facts": False,
+                "vars": {"ansible_python_interpreter": sys.executable},
+                "tasks": [{"name": "Task", module: args, "register": "result", **(task or {})}],
+            }
+        ]
+        path = tmp_path / f"play{len(runs)}.json"
+        path.write_text(json.dumps(play))
+        env = dict(
+            ansible_env,
+            ANSIBLE_STDOUT_CALLBACK="json",
+            ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+            **(env or {}),
+        )
+        command = [str(ANSIBLE_BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local"]
+        proc = subprocess.run(
+            [*command, str(path), *flags],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        try:
+            report = json.loads(proc.stdout[proc.stdout.index("{") :])
+            result = report["plays"][0]["tasks"][0]["hosts"]["localhost"]
+        except (ValueError, KeyError, IndexError):
+            result = None
+        return proc.returncode, result, proc.stdout + proc.stderr
 
     return run

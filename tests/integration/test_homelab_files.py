@@ -6,58 +6,20 @@ output even at -vvv: the rhythm every module of the collection follows.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 SECRET = "s3cret-join-token-4711"
 
 
 @pytest.fixture
-def run_files(ansible_env, tmp_path):
+def run_files(run_task):
     """Run one homelab_files task with ``files``; returns (returncode, task result, output)."""
-    runs = []
 
     def run(files, *flags):
-        runs.append(1)
-        play = [
-            {
-                "name": "homelab_files test",
-                "hosts": "localhost",
-                "gather_facts": False,
-                "vars": {"ansible_python_interpreter": sys.executable},
-                "tasks": [
-                    {
-                        "name": "Files",
-                        "spitikos.homelab.homelab_files": {"files": files},
-                        "register": "result",
-                    }
-                ],
-            }
-        ]
-        path = tmp_path / f"play{len(runs)}.json"
-        path.write_text(json.dumps(play))
-        env = dict(ansible_env, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
-        proc = subprocess.run(
-            [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", "-c", "local", str(path), *flags],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-            check=False,
-        )
-        try:
-            report = json.loads(proc.stdout[proc.stdout.index("{") :])
-            result = report["plays"][0]["tasks"][0]["hosts"]["localhost"]
-        except (ValueError, KeyError, IndexError):
-            result = None
-        return proc.returncode, result, proc.stdout + proc.stderr
+        return run_task("spitikos.homelab.homelab_files", {"files": files}, *flags)
 
     return run
 
@@ -168,3 +130,30 @@ def test_a_file_kept_in_place_of_a_link_is_reported(run_files, tmp_path):
     assert rc == 0, output
     assert result["kept_paths"] == [str(root / "kubectl")]
     assert (root / "kubectl").read_text() == "a kubectl of its own\n"
+
+
+def test_held_entries_are_compared_but_left_for_a_later_task(run_files, tmp_path):
+    root = tmp_path / "host"
+    root.mkdir()
+    (root / "pool.yaml").write_text("old pool\n")
+    (root / "same.yaml").write_text("same\n")
+    files = [
+        {"path": str(root / "chart.yaml"), "content": "chart\n"},
+        {"path": str(root / "pool.yaml"), "content": "new pool\n", "hold": True},
+        {"path": str(root / "same.yaml"), "content": "same\n", "hold": True},
+        {"path": str(root / "issuer.yaml"), "content": "issuer\n", "hold": True},
+    ]
+    rc, result, output = run_files(files)
+    assert rc == 0, output
+    assert result["changed_paths"] == [str(root / "chart.yaml")]
+    assert result["held_paths"] == [str(root / "pool.yaml"), str(root / "issuer.yaml")]
+    assert sorted(p.name for p in root.iterdir()) == ["chart.yaml", "pool.yaml", "same.yaml"]
+    assert (root / "pool.yaml").read_text() == "old pool\n"
+
+    # Held entries that match the host: no change, nothing held.
+    (root / "pool.yaml").write_text("new pool\n")
+    (root / "issuer.yaml").write_text("issuer\n")
+    rc, result, output = run_files(files)
+    assert rc == 0, output
+    assert result["changed"] is False
+    assert result["held_paths"] == []

@@ -39,27 +39,20 @@ def _mode(value):
     return int(text, 8)
 
 
-def _uid(name, check_mode):
+def _numeric_id(name, option, check_mode):
+    """The uid of an ``owner`` or the gid of a ``group`` by name; None when not given."""
     if name is None:
         return None
     try:
-        return pwd.getpwnam(name).pw_uid
-    except KeyError:
-        if check_mode:
-            # An earlier task would have created the user; check mode did not run it.
-            return -1
-        raise ValueError(f"owner '{name}' is not a user on this host") from None
-
-
-def _gid(name, check_mode):
-    if name is None:
-        return None
-    try:
+        if option == "owner":
+            return pwd.getpwnam(name).pw_uid
         return grp.getgrnam(name).gr_gid
     except KeyError:
         if check_mode:
+            # An earlier task would have created it; check mode did not run that task.
             return -1
-        raise ValueError(f"group '{name}' is not a group on this host") from None
+        kind = "user" if option == "owner" else "group"
+        raise ValueError(f"{option} '{name}' is not a {kind} on this host") from None
 
 
 def _lstat(path):
@@ -97,8 +90,8 @@ def check_entries(entries, check_mode=False):
                 raise ValueError(f"path '{path}' is named twice")
             seen.add(path)
             mode = _mode(entry.get("mode"))
-            uid = _uid(entry.get("owner"), check_mode)
-            gid = _gid(entry.get("group"), check_mode)
+            uid = _numeric_id(entry.get("owner"), "owner", check_mode)
+            gid = _numeric_id(entry.get("group"), "group", check_mode)
             text = _text_of(entry)
             if state == "file" and text is None:
                 raise ValueError("a file needs content or secret_content")
@@ -145,6 +138,7 @@ def check_entries(entries, check_mode=False):
                 "src": entry.get("src"),
                 "keep_files": bool(entry.get("keep_files")),
                 "create": create,
+                "hold": bool(entry.get("hold")),
             }
         )
     if problems:

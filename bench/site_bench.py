@@ -7,7 +7,8 @@ For each catalogue size, a generated catalogue replaces the lab's (``-e @file``)
 converged once to apply it, then again, timed; that second run must report no change. The floor
 is bench/site_floor.yml: the same plays on the same hosts, gathering the same facts, with only a
 ping in each. Both are timed side by side in one run, alternately ``--repeat`` times (3 unless
-told), and the ratio of their medians printed. Not a test: timings depend on the machine. The goal is a ratio within 3x that stays flat as the catalogue grows.
+told), and the ratio of their medians printed. Not a test: timings depend on the machine. The
+goal is a ratio within 3x that stays flat as the catalogue grows.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def main(argv=None):
             first, first_s = playbook("site.yml", *extra)
             must_pass(first, f"first converge with {count} services")
             site_times, floor_times, changed = [], [], {}
-            for _ in range(max(1, args.repeat)):
+            for _round in range(max(1, args.repeat)):
                 again, seconds = playbook("site.yml", *extra)
                 must_pass(again, f"unchanged converge with {count} services")
                 site_times.append(seconds)

@@ -10,8 +10,8 @@ module: homelab_files
 short_description: Keep a host's files, directories and links as given, in one task
 version_added: 0.1.0
 description:
-  - Compares every entry of O(files) with the host and changes what differs, in one module run:
-    the roles of this collection write all of a host's configuration with a single task, so an
+  - Compares every entry of O(files) with the host and changes what differs, in one module run.
+    The roles of this collection write all of a host's configuration with a single task, so an
     unchanged re-run asks each host once instead of once or more per file.
   - Every entry is checked before anything is changed; all bad entries are reported at once.
   - Files are written through a temporary file in the same directory, renamed over the old one.
@@ -71,7 +71,7 @@ options:
         default: true
       hold:
         description:
-          - Compare the entry but do not change it: a path that differs is reported in
+          - Compare the entry but do not change it. A path that differs is reported in
             RV(held_paths) instead, for a later task to write, for example once a service that
             validates the file is ready. A held entry does not make the task changed.
         type: bool

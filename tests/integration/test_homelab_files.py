@@ -115,7 +115,7 @@ def test_check_create_rerun_and_diff(run_files, tmp_path):
 def test_the_secret_stays_out_of_verbose_output(run_files, tmp_path):
     root = tmp_path / "host"
     root.mkdir()
-    rc, _, output = run_files(service_files(root), "--diff", "-vvv")
+    rc, _result, output = run_files(service_files(root), "--diff", "-vvv")
     assert rc == 0, output
     assert "TOKEN=" not in output
     assert SECRET not in output

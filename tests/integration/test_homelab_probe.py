@@ -81,7 +81,7 @@ def test_a_command_that_is_not_a_list_is_refused(run_task):
 def test_the_secret_stays_out_of_the_output_with_no_log(run_task, tmp_path):
     secret = tmp_path / "token"
     secret.write_text("s3cret-probe-token-0815\n")
-    rc, _, output = run_task(MODULE, {"files": [str(secret)]}, "-vvv", task={"no_log": True})
+    rc, _result, output = run_task(MODULE, {"files": [str(secret)]}, "-vvv", task={"no_log": True})
     assert rc == 0, output
     assert "s3cret-probe-token-0815" not in output
     assert base64.b64encode(secret.read_bytes()).decode() not in output

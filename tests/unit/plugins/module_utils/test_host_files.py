@@ -57,7 +57,7 @@ def layout(root):
 
 def test_creates_the_layout_in_order_then_changes_nothing(tmp_path):
     (tmp_path / "old.conf").write_text("stale\n")
-    changed, kept, _ = converge(layout(tmp_path))
+    changed, kept, _diffs = converge(layout(tmp_path))
     assert changed == [
         f"{tmp_path}/etc",
         f"{tmp_path}/etc/app.conf",
@@ -78,7 +78,7 @@ def test_creates_the_layout_in_order_then_changes_nothing(tmp_path):
 def test_check_mode_reports_and_writes_nothing(tmp_path):
     (tmp_path / "old.conf").write_text("stale\n")
     before = tree(tmp_path)
-    changed, _, diffs = converge(layout(tmp_path), check_mode=True)
+    changed, _kept, diffs = converge(layout(tmp_path), check_mode=True)
     assert len(changed) == 5
     assert len(diffs) == 5
     assert tree(tmp_path) == before
@@ -88,7 +88,7 @@ def test_only_what_differs_changes(tmp_path):
     converge(layout(tmp_path))
     (tmp_path / "etc" / "app.conf").chmod(0o644)
     (tmp_path / "etc" / "token").write_text("other\n")
-    changed, _, diffs = converge(layout(tmp_path))
+    changed, _kept, diffs = converge(layout(tmp_path))
     assert changed == [f"{tmp_path}/etc/app.conf", f"{tmp_path}/etc/token"]
     assert diffs[0]["before"] == "mode: 0644\nstate: file\n"
     assert diffs[0]["after"] == "mode: 0640\nstate: file\n"
@@ -103,7 +103,7 @@ def test_only_what_differs_changes(tmp_path):
 def test_text_diff_shows_old_and_new_content(tmp_path):
     target = tmp_path / "a.conf"
     target.write_text("one\n")
-    _, _, diffs = converge([{"path": str(target), "content": "two\n"}])
+    _changed, _kept, diffs = converge([{"path": str(target), "content": "two\n"}])
     assert diffs == [
         {
             "before": "one\n",
@@ -143,7 +143,7 @@ def test_keep_files_leaves_a_regular_file_but_replaces_a_link(tmp_path):
         {"path": str(other), "state": "link", "src": str(binary), "keep_files": True},
         {"path": str(stale), "state": "link", "src": str(binary), "keep_files": True},
     ]
-    changed, kept, _ = converge(entries)
+    changed, kept, _diffs = converge(entries)
     assert changed == [str(stale)]
     assert kept == [str(other)]
     assert other.read_text() == "a kubectl of its own\n"
@@ -156,7 +156,7 @@ def test_a_link_replaces_a_file_without_keep_files(tmp_path):
     target.write_text("copied zone\n")
     zone = tmp_path / "zone"
     zone.write_text("TZif\n")
-    changed, _, diffs = converge([{"path": str(target), "state": "link", "src": str(zone)}])
+    changed, _kept, diffs = converge([{"path": str(target), "state": "link", "src": str(zone)}])
     assert changed == [str(target)]
     assert os.readlink(target) == str(zone)
     assert diffs[0]["before"].startswith("mode: ")
@@ -170,7 +170,7 @@ def test_a_new_directory_can_hold_later_entries_in_check_mode(tmp_path):
         {"path": f"{tmp_path}/d/e", "state": "directory"},
         {"path": f"{tmp_path}/d/e/f", "content": "x"},
     ]
-    changed, _, _ = converge(entries, check_mode=True)
+    changed, _kept, _diffs = converge(entries, check_mode=True)
     assert len(changed) == 3
     assert not (tmp_path / "d").exists()
 
@@ -297,7 +297,7 @@ def test_create_false_keeps_an_existing_file_and_leaves_a_missing_one_missing(tm
         # Not even its directory has to exist.
         {"path": f"{tmp_path}/nodir/x.yaml", "content": "", "create": False},
     ]
-    changed, _, _ = converge(entries)
+    changed, _kept, _diffs = converge(entries)
     assert changed == [f"{tmp_path}/old.yaml"]
     assert tree(tmp_path) == {f"{tmp_path}/old.yaml": ("file", "0o600", "")}
     assert converge(entries)[0] == []

@@ -79,8 +79,7 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize(("servers", "agents", "extra", "message"), CASES.values(), ids=CASES)
-def test_bad_input_fails_before_anything_changes(tmp_path, servers, agents, extra, message):
+def _check_run(tmp_path, servers, agents, extra):
     (tmp_path / "hosts.json").write_text(json.dumps(_inventory(servers, agents)))
     (tmp_path / "site.yml").write_text(PLAYBOOK)
     env = dict(
@@ -106,8 +105,22 @@ def test_bad_input_fails_before_anything_changes(tmp_path, servers, agents, extr
         text=True,
         check=False,
     )
-    output = proc.stdout + proc.stderr
-    assert proc.returncode != 0, output
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(("servers", "agents", "extra", "message"), CASES.values(), ids=CASES)
+def test_bad_input_fails_before_anything_changes(tmp_path, servers, agents, extra, message):
+    returncode, output = _check_run(tmp_path, servers, agents, extra)
+    assert returncode != 0, output
     assert message in " ".join(output.split()), output
     assert "changed=0" in output, output
+    assert "changed=1" not in output, output
+
+
+def test_every_problem_of_a_host_is_named_at_once(tmp_path):
+    returncode, output = _check_run(tmp_path, [], ["worker1"], {"k3s_agent_version": "v1.34.9"})
+    flat = " ".join(output.split())
+    assert returncode != 0, output
+    assert "k3s_agent_server_group: the 'k3s_servers' group names no k3s server" in flat, output
+    assert "k3s_agent_version 'v1.34.9' is not a k3s release tag" in flat, output
     assert "changed=1" not in output, output

@@ -286,23 +286,32 @@ def _set_attributes(path, entry, follow=True):
             os.lchown(path, uid, gid)
 
 
-def replace_file(path, data, prepare=None, prefix=".homelab-"):
-    """Write ``data`` to a temporary file beside ``path``, let ``prepare(temporary)`` set its
-    attributes, then rename it over ``path``. On any failure the temporary file is removed and
-    ``path`` is left as it was."""
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=prefix)
+def _move_into_place(temporary, path, prepare):
+    """Let ``prepare(temporary)`` finish the temporary path, then rename it over ``path``. On any
+    failure the temporary path is removed and ``path`` is left as it was."""
     try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        if prepare is not None:
-            prepare(temporary)
+        prepare(temporary)
         os.replace(temporary, path)
     except BaseException:
         if os.path.lexists(temporary):
             os.unlink(temporary)
         raise
+
+
+def replace_file(path, data, prepare=None, prefix=".homelab-"):
+    """Write ``data`` to a temporary file beside ``path``, let ``prepare(temporary)`` set its
+    attributes, then rename it over ``path`` (see _move_into_place)."""
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=prefix)
+
+    def fill(staged):
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        if prepare is not None:
+            prepare(staged)
+
+    _move_into_place(temporary, path, fill)
 
 
 def _write(entry):
@@ -329,13 +338,7 @@ def _link(entry):
     if os.path.lexists(temporary):
         os.unlink(temporary)
     os.symlink(entry["src"], temporary)
-    try:
-        _set_attributes(temporary, entry, follow=False)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.lexists(temporary):
-            os.unlink(temporary)
-        raise
+    _move_into_place(temporary, path, lambda link: _set_attributes(link, entry, follow=False))
 
 
 def apply_changes(changes):

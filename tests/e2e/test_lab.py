@@ -28,14 +28,17 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lab"))
 
 import lab  # tests/lab/lab.py, the code behind scripts/lab
+import oracles
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        os.geteuid() != 0 or shutil.which("podman") is None,
-        reason="the lab needs rootful podman (run as root after scripts/setup)",
-    ),
-]
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True)
+def _lab_images():
+    """The lab needs root, podman and the images scripts/setup builds."""
+    for image in sorted(set(lab.HOSTS.values())):
+        oracles.require_image(image)
+
 
 HOSTS = ("gw", "localhost", "pi1", "pi2")
 RECAP = re.compile(

@@ -36,6 +36,10 @@ def main(results: Path) -> int:
             if c["tests"] == 0:
                 ok = False
                 detail = "no test ran"
+            elif c["skipped"] == c["tests"]:
+                # A layer whose every test skipped has proven nothing (a missing tool, mostly).
+                ok = False
+                detail = f"all {c['tests']} tests skipped"
             passed += good
             failed += bad
             skipped += c["skipped"]

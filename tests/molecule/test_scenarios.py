@@ -15,6 +15,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import oracles
 import pytest
 import yaml
 
@@ -22,10 +23,12 @@ REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted(REPO.glob("roles/*/molecule/*/molecule.yml"))
 IDS = [f"{p.parents[2].name}-{p.parent.name}" for p in SCENARIOS]
 
-pytestmark = [
-    pytest.mark.molecule,
-    pytest.mark.skipif(shutil.which("podman") is None, reason="podman is not installed"),
-]
+pytestmark = pytest.mark.molecule
+
+
+@pytest.fixture(autouse=True)
+def _podman():
+    oracles.require_image("localhost/homelab-debian:12")
 
 
 def _env(**extra: str) -> dict[str, str]:

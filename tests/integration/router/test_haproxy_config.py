@@ -10,15 +10,16 @@ import json
 import shutil
 import subprocess
 
+import oracles
 import pytest
 
 IMAGE = "localhost/homelab-router:test"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("podman") is None
-    or subprocess.run(["podman", "image", "exists", IMAGE], check=False).returncode != 0,
-    reason=f"podman or the {IMAGE} image (scripts/setup) is missing",
-)
+
+
+@pytest.fixture(autouse=True)
+def _router_image():
+    oracles.require_image(IMAGE)
 
 SHAPES = {
     "default-backend": [],

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import oracles
 import pytest
 import yaml
 
@@ -609,14 +610,14 @@ def test_pod_manifest_refuses(overrides, message):
 
 
 def test_pod_deployment_is_valid_against_the_kubernetes_schema():
-    validate = pytest.importorskip("kubernetes_validate")
+    validate = oracles.require_module("kubernetes_validate")
     for doc in manifest(metrics_port=2001, extra_args=["--loglevel", "info"]):
         # Raises ValidationError (with the offending path) when the object breaks the schema.
         validate.validate(doc, "1.34", strict=True)
 
 
 def test_the_schema_check_would_notice_a_broken_deployment():
-    validate = pytest.importorskip("kubernetes_validate")
+    validate = oracles.require_module("kubernetes_validate")
     deployment = manifest()[2]
     deployment["spec"]["replicas"] = "two"
     with pytest.raises(validate.ValidationError):

@@ -1,0 +1,8 @@
+"""Makes tests/harness importable from every test layer (``import oracles``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "harness"))

@@ -15,9 +15,7 @@ Run it alone (it takes minutes and root, for rootful podman):
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import sys
 import time
 from pathlib import Path

@@ -9,7 +9,6 @@ verifier against them: a verifier that passes there would not notice a broken ro
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import uuid

@@ -7,7 +7,6 @@ the check runs in the test router image built by scripts/setup (Debian's haproxy
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import oracles
@@ -16,10 +15,10 @@ import pytest
 IMAGE = "localhost/homelab-router:test"
 
 
-
 @pytest.fixture(autouse=True)
 def _router_image():
     oracles.require_image(IMAGE)
+
 
 SHAPES = {
     "default-backend": [],

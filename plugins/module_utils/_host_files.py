@@ -29,10 +29,29 @@ class HostFilesError(Exception):
         self.problems = problems
 
 
+class ApplyError(Exception):
+    """A change failed part-way: ``applied`` lists the paths changed before ``path`` failed."""
+
+    def __init__(self, path, label, cause, applied):
+        reason = getattr(cause, "strerror", None) or str(cause)
+        super().__init__(f"{label}: {reason}")
+        self.path = path
+        self.label = label
+        self.applied = applied
+
+
 def _mode(value):
-    """An octal mode string ('0644', '644') as an int, or None when unmanaged."""
+    """A mode as an int, or None when unmanaged, by Ansible's rules: a string is octal digits
+    ('0644', '644'); an integer is the mode itself, so an unquoted YAML ``0644`` (which YAML reads
+    as the integer 420) is 0644, not 0420."""
     if value is None or value == "":
         return None
+    if isinstance(value, bool):
+        raise ValueError(f"mode {value!r} is not a mode; quote an octal mode such as '0644'")
+    if isinstance(value, int):
+        if not 0 <= value <= 0o7777:
+            raise ValueError(f"mode {value} is out of range; quote an octal mode such as '0644'")
+        return value
     text = str(value)
     if not text.isdigit() or any(c not in "01234567" for c in text) or len(text) > 4:
         raise ValueError(f"mode '{text}' is not an octal mode such as '0644'")
@@ -139,6 +158,7 @@ def check_entries(entries, check_mode=False):
                 "keep_files": bool(entry.get("keep_files")),
                 "create": create,
                 "hold": bool(entry.get("hold")),
+                "label": label,
             }
         )
     if problems:
@@ -342,18 +362,28 @@ def _link(entry):
 
 
 def apply_changes(changes):
-    """Carry out ``plan_entries``' changes, in the order given."""
+    """Carry out ``plan_entries``' changes, in the order given. When one fails, raise ApplyError
+    naming it and the paths already changed, so the caller reports them as changed."""
+    applied = []
     for change in changes:
         entry = change["entry"]
-        action = change["action"]
-        if action == "write":
-            _write(entry)
-        elif action == "mkdir":
-            os.mkdir(entry["path"], 0o755 if entry["mode"] is None else entry["mode"])
-            _set_attributes(entry["path"], entry)
-        elif action == "attributes":
-            _set_attributes(entry["path"], entry, follow=entry["state"] != "link")
-        elif action == "link":
-            _link(entry)
-        elif action == "remove":
-            os.unlink(entry["path"])
+        try:
+            _apply(change["action"], entry)
+        except OSError as exc:
+            raise ApplyError(entry["path"], entry["label"], exc, applied) from exc
+        applied.append(entry["path"])
+    return applied
+
+
+def _apply(action, entry):
+    if action == "write":
+        _write(entry)
+    elif action == "mkdir":
+        os.mkdir(entry["path"], 0o755 if entry["mode"] is None else entry["mode"])
+        _set_attributes(entry["path"], entry)
+    elif action == "attributes":
+        _set_attributes(entry["path"], entry, follow=entry["state"] != "link")
+    elif action == "link":
+        _link(entry)
+    elif action == "remove":
+        os.unlink(entry["path"])

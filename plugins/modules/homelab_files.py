@@ -47,9 +47,11 @@ options:
         type: str
       mode:
         description:
-          - The permissions, as an octal string such as V('0644'). Not given, an existing file
-            keeps its mode and a new one gets the umask's default.
-        type: str
+          - The permissions, as an octal string such as V('0644'), or as an integer, which is
+            the mode itself, as in M(ansible.builtin.file). An unquoted C(0644) in YAML is read
+            as the integer 420, which is mode 0644. Symbolic modes are refused.
+          - Not given, an existing file keeps its mode and a new one gets the umask's default.
+        type: raw
       owner:
         description: The owning user's name. Not given, left as it is.
         type: str
@@ -141,12 +143,20 @@ EXAMPLES = r"""
 
 RETURN = r"""
 changed_paths:
-  description: The paths that changed, or would change in check mode, in the order given.
+  description:
+    - The paths that changed, or would change in check mode, in the order given.
+    - When an entry fails to apply, the paths changed before it (and RV(changed) is true when
+      there are any).
   returned: always
   type: list
   elements: str
   sample:
     - /etc/example/config.yaml
+failed_path:
+  description: The path of the entry that failed to apply; the entries after it were not tried.
+  returned: failure while applying
+  type: str
+  sample: /etc/example/example.conf
 held_paths:
   description: Paths of O(files[].hold) entries that differ from the host, left as they are.
   returned: always
@@ -166,6 +176,7 @@ kept_paths:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.spitikos.homelab.plugins.module_utils._host_files import (
+    ApplyError,
     HostFilesError,
     apply_changes,
     check_entries,
@@ -181,7 +192,7 @@ ENTRY = {
     },
     "content": {"type": "str"},
     "secret_content": {"type": "str", "no_log": True},
-    "mode": {"type": "str"},
+    "mode": {"type": "raw"},
     "owner": {"type": "str"},
     "group": {"type": "str"},
     "src": {"type": "str"},
@@ -216,8 +227,16 @@ def main():
     if not module.check_mode:
         try:
             apply_changes(changes)
-        except OSError as exc:
-            module.fail_json(msg=f"{exc.filename or ''}: {exc.strerror or exc}")
+        except ApplyError as exc:
+            # The entries applied before the failing one are reported as changed, by path.
+            module.fail_json(
+                msg=str(exc),
+                changed=bool(exc.applied),
+                changed_paths=exc.applied,
+                failed_path=exc.path,
+                held_paths=held,
+                kept_paths=kept,
+            )
     result = {
         "changed": bool(changes),
         "changed_paths": [change["entry"]["path"] for change in changes],

@@ -157,3 +157,59 @@ def test_held_entries_are_compared_but_left_for_a_later_task(run_files, tmp_path
     assert rc == 0, output
     assert result["changed"] is False
     assert result["held_paths"] == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        # YAML reads an unquoted 0644 as the integer 420: the mode itself, as Ansible's file does.
+        (420, 0o644),
+        (0o600, 0o600),
+        ("0640", 0o640),
+        ("755", 0o755),
+    ],
+)
+def test_modes_follow_ansible_rules_for_integers_and_strings(run_files, tmp_path, mode, expected):
+    target = tmp_path / "file"
+    rc, result, output = run_files([{"path": str(target), "content": "x\n", "mode": mode}])
+    assert rc == 0, output
+    assert stat.S_IMODE(target.stat().st_mode) == expected
+    rc, result, output = run_files([{"path": str(target), "content": "x\n", "mode": mode}])
+    assert rc == 0, output
+    assert result["changed"] is False
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("u=rw", "mode 'u=rw' is not an octal mode such as '0644'"),
+        ("0999", "mode '0999' is not an octal mode such as '0644'"),
+        (70000, "mode 70000 is out of range; quote an octal mode such as '0644'"),
+        (True, "mode True is not a mode; quote an octal mode such as '0644'"),
+    ],
+)
+def test_bad_modes_are_refused_by_name(run_files, tmp_path, mode, message):
+    target = tmp_path / "file"
+    rc, result, output = run_files([{"path": str(target), "content": "x\n", "mode": mode}])
+    assert rc != 0, output
+    assert result["problems"] == [f"files[0] ({target}): {message}"]
+    assert not target.exists()
+
+
+def test_a_failure_part_way_reports_what_was_applied(run_files, tmp_path):
+    """The first entry is written, the second fails as it is applied (no file can be made in
+    /proc, even by root): the task fails, yet reports the first as changed and names the second."""
+    written = tmp_path / "written.conf"
+    refused = "/proc/spitikos-homelab-test.conf"
+    rc, result, output = run_files(
+        [
+            {"path": str(written), "content": "a: 1\n", "mode": "0644"},
+            {"path": refused, "content": "b: 2\n", "label": "the refused file"},
+        ]
+    )
+    assert rc != 0, output
+    assert result["changed"] is True
+    assert result["changed_paths"] == [str(written)]
+    assert result["failed_path"] == refused
+    assert result["msg"].startswith("the refused file: ")
+    assert written.read_text() == "a: 1\n"

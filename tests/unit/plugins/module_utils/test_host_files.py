@@ -12,6 +12,7 @@ import pytest
 from ansible_collections.spitikos.homelab.plugins.module_utils._host_files import (
     SECRET_AFTER,
     SECRET_BEFORE,
+    ApplyError,
     HostFilesError,
     apply_changes,
     check_entries,
@@ -282,8 +283,10 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypat
         raise OSError(13, "Permission denied", str(target))
 
     monkeypatch.setattr(os, "replace", refuse)
-    with pytest.raises(OSError, match="Permission denied"):
+    with pytest.raises(ApplyError, match="Permission denied") as failed:
         converge([{"path": str(target), "content": "new\n"}])
+    assert failed.value.path == str(target)
+    assert failed.value.applied == []
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["a.conf"]
 

@@ -114,7 +114,7 @@ def test_upgrade_changes_only_the_binary_and_restarts_each_node_once():
 
 def test_reset_removes_what_the_install_created():
     _require_installed()
-    _playbook("reset")
+    _playbook("reset", "-e", f"homelab_reset={SERVERS[0]}")
     for name in SERVERS + AGENTS:
         host = _host(name)
         unit = "k3s" if name in SERVERS else "k3s-agent"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import yaml
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.spitikos.homelab.plugins.module_utils._catalogue import (
@@ -16,6 +16,9 @@ from ansible_collections.spitikos.homelab.plugins.module_utils._catalogue import
     CatalogueError,
     build_plan,
     plan_files,
+)
+from ansible_collections.spitikos.homelab.plugins.plugin_utils._preflight import (
+    inventory_problems,
 )
 
 MANIFEST_HEADER = (
@@ -26,6 +29,7 @@ ARGUMENT_SPEC = {
     "settings": {"type": "dict", "default": {}},
     "files": {"type": "bool", "default": False},
     "vars_host": {"type": "str"},
+    "check_roles": {"type": "bool", "default": False},
 }
 
 
@@ -36,6 +40,15 @@ def render_file(fmt, data):
     return MANIFEST_HEADER + yaml.safe_dump_all(
         data, default_flow_style=False, sort_keys=True, explicit_start=True, width=4096
     )
+
+
+def _problems_message(problems):
+    """The role variable problems in the catalogue error's layout; empty without problems."""
+    if not problems:
+        return ""
+    count = len(problems)
+    head = f"the role variables have {count} error{'s' if count != 1 else ''}"
+    return "\n" + head + ":\n" + "\n".join(f"- {p}" for p in problems)
 
 
 class ActionModule(ActionBase):
@@ -62,14 +75,20 @@ class ActionModule(ActionBase):
         settings.update(args["settings"])
         inventory = self._read_inventory(task_vars)
 
+        role_problems = self._role_problems(task_vars) if args["check_roles"] else []
         try:
             plan = build_plan(settings, inventory)
         except CatalogueError as exc:
             result["failed"] = True
-            result["msg"] = str(exc)
-            result["errors"] = exc.errors
+            result["errors"] = exc.errors + role_problems
+            result["msg"] = str(exc) + _problems_message(role_problems)
             if exc.warnings:
                 result["warnings"] = exc.warnings
+            return result
+        if role_problems:
+            result["failed"] = True
+            result["errors"] = role_problems
+            result["msg"] = _problems_message(role_problems).lstrip("\n")
             return result
 
         # A JSON round trip leaves plain built-in types only (no templating wrappers).
@@ -97,6 +116,25 @@ class ActionModule(ActionBase):
             if name in source:
                 settings[name] = self._templar.template(source[name])
         return settings
+
+    def _role_problems(self, task_vars):
+        """Every role variable of every host, checked against the roles' argument specs."""
+        groups = {name: [str(h) for h in hosts] for name, hosts in task_vars["groups"].items()}
+        hostvars = task_vars.get("hostvars") or {}
+
+        def read(host, names):
+            source = hostvars.get(host, task_vars)
+            found = {}
+            for name in names:
+                if name in source:
+                    try:
+                        found[name] = json.loads(json.dumps(self._templar.template(source[name])))
+                    except AnsibleError:
+                        # It needs facts or a later play's results: the role checks it itself.
+                        continue
+            return found
+
+        return inventory_problems(groups, read)
 
     def _read_inventory(self, task_vars):
         groups = task_vars.get("groups") or {}

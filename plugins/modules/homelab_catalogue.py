@@ -35,6 +35,23 @@ options:
         directory, keyed by its path relative to that directory.
     type: bool
     default: false
+  check_roles:
+    description:
+      - Also check every role variable of every host of the inventory, before anything else
+        happens. For each host, the roles the site runs there are found by its groups
+        (C(k3s_servers), C(k3s_agents), C(cloudflared), C(openwrt_routers); C(cluster_addons) on
+        the first server; C(cloudflare_tunnel) and C(cloudflare_dns) on the controller), and every
+        variable the inventory gives for one of their options is checked against the role's
+        argument specification (type, choices, list elements) and the role rules that need no
+        host (k3s release tags, node labels and taints, API certificate names).
+      - A C(homelab_*) variable that feeds a role option (for example C(homelab_k3s_version) for
+        C(k3s_server_version)) is checked as that option.
+      - A string where a list or a mapping is expected is refused, naming the host and the
+        variable, rather than converted, since the roles would read the string itself. The
+        value of a secret option is never shown.
+      - The problems are added to RV(errors), with the catalogue's, and the task fails.
+    type: bool
+    default: false
   vars_host:
     description:
       - Read the C(homelab_*) variables of this inventory host instead of the current host's
@@ -189,11 +206,14 @@ homelab_plan_files:
   sample:
     cloudflare/dns_records.json: "[]\n"
 errors:
-  description: Every problem found in the catalogue.
+  description:
+    - Every problem found in the catalogue, then, with O(check_roles=true), every problem with
+      a role variable, named C(<host>: <variable> ...).
   returned: failure
   type: list
   elements: str
   sample:
     - "homelab_services[2] (name 'api'): host 'api.other.org' is not inside homelab_domain
       'example.com'"
+    - "pi1: k3s_server_disable must be a list, got a string 'traefik'; write it as [traefik]"
 """

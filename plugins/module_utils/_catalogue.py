@@ -205,6 +205,14 @@ def _host_problem(name):
     """Why ``name`` (already normalised) is not a valid host name, or None."""
     if not name:
         return "is empty"
+    if not name.isascii():
+        # DNS, Cloudflare and the ingress objects speak the ASCII form only; converting it here
+        # would hide which name the records carry, so the user writes it.
+        try:
+            ascii_form = name.encode("idna").decode("ascii")
+        except UnicodeError:
+            return "is not ASCII and has no IDNA (xn--) form"
+        return f"is not ASCII; write its IDNA form '{ascii_form}'"
     if len(name) > 253:
         return "is longer than 253 characters"
     for label in name.split("."):

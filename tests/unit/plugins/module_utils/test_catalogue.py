@@ -1199,3 +1199,11 @@ def test_every_broken_service_is_reported(seed):
         assert any(e.startswith(f"homelab_services[{index}]") for e in errors), index
     reported = {e.split("]")[0] for e in errors if e.startswith("homelab_services[")}
     assert reported == {f"homelab_services[{i}" for i in broken}
+
+
+def test_an_internationalised_host_in_its_ascii_form_is_kept_as_written():
+    plan = plan_of([{"name": "books", "host": "xn--bcher-kva.example.com", "port": 80}])
+    assert [s["host"] for s in plan["services"]] == ["xn--bcher-kva.example.com"]
+    # The same name on a second derivation: nothing would be rewritten on the next run.
+    again = plan_of([{"name": "books", "host": "xn--bcher-kva.example.com", "port": 80}])
+    assert again["dns_records"] == plan["dns_records"]

@@ -208,7 +208,7 @@ homelab_plan_files:
 errors:
   description:
     - Every problem found in the catalogue, then, with O(check_roles=true), every problem with
-      a role variable, named C(<host>: <variable> ...).
+      a role variable, each starting with the host name and naming the variable.
   returned: failure
   type: list
   elements: str

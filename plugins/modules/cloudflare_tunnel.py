@@ -414,16 +414,19 @@ def write_credentials_file(module, path, credentials):
     if module.check_mode:
         return True
     directory = os.path.dirname(os.path.abspath(path))
+    # mkstemp creates the file 0600, and a rename keeps that mode: the secret is never readable
+    # by others, not even for a moment (atomic_move would give a new file 0666 & ~umask first).
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".cloudflared-")
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(credentials, handle)
-        module.atomic_move(tmp, path)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    os.chmod(path, 0o600)
     return True
 
 

@@ -145,7 +145,7 @@ RETURN = r"""
 changed_paths:
   description:
     - The paths that changed, or would change in check mode, in the order given.
-    - When an entry fails to apply, the paths changed before it (and RV(changed) is true when
+    - When an entry fails to apply, the paths changed before it (and C(changed) is true when
       there are any).
   returned: always
   type: list

@@ -66,6 +66,23 @@ CLUSTER_SCOPED = {
     "MutatingWebhookConfiguration",
     "ValidatingWebhookConfiguration",
 }
+# What the role's readiness step waits for before it writes the pools and issuers
+# (roles/cluster_addons/tasks/readiness.yml): the charts must make these, in their namespace.
+READINESS = {
+    "cert-manager": {
+        "CustomResourceDefinition": {
+            "certificates.cert-manager.io",
+            "clusterissuers.cert-manager.io",
+        },
+        "Deployment": {"cert-manager-webhook"},
+        "Service": {"cert-manager-webhook"},
+    },
+    "metallb": {
+        "CustomResourceDefinition": {"ipaddresspools.metallb.io", "l2advertisements.metallb.io"},
+        "Deployment": {"metallb-controller"},
+        "Service": {"metallb-webhook-service"},
+    },
+}
 METALLB_POOL = ("metallb.io/address-pool", "metallb.universe.tf/address-pool")
 METALLB_IPS = ("metallb.io/loadBalancerIPs", "metallb.universe.tf/loadBalancerIPs")
 
@@ -193,16 +210,6 @@ VARIANTS = {
             },
             load_balancer="metallb",
         ),
-    ),
-    # Traefik on ServiceLB, nothing special.
-    "traefik-servicelb": Variant(
-        {
-            "homelab_ingress_controller": "traefik",
-            "homelab_load_balancer": "servicelb",
-            "homelab_ingress_address": "192.0.2.10",
-        },
-        [_service("www", expose="public", port=80)],
-        Expected("traefik", {"traefik": IngressClass()}),
     ),
     # Traefik, one pool, a class name of our own, passthrough, oauth2.
     "traefik-one-pool-passthrough-oauth2": Variant(
@@ -794,3 +801,25 @@ def test_cluster_scoped_objects_do_not_collide(rendered, name):
                     key = (obj["kind"], obj["metadata"]["name"])
                     assert key not in seen, f"{key}: {seen.get(key)} and {release.source}"
                     seen[key] = release.source
+
+
+@pytest.mark.parametrize("name", INPUTS)
+def test_charts_make_what_the_readiness_step_waits_for(rendered, name):
+    want = expected(name)
+    charts = {r.chart: (r, objs) for r, rc, objs, _ in rendered[name] if rc == 0}
+    assert ("metallb" in charts) == (want.load_balancer == "metallb")
+    for chart, kinds in READINESS.items():
+        if chart not in charts:
+            continue
+        release, objects = charts[chart]
+        for kind, names in kinds.items():
+            made = {o["metadata"]["name"] for o in of_kind(objects, kind)}
+            assert names <= made, f"{release.source}: {kind} {sorted(names - made)} not made"
+            for obj in of_kind(objects, kind):
+                if kind != "CustomResourceDefinition" and obj["metadata"]["name"] in names:
+                    assert obj["metadata"]["namespace"] == release.namespace
+    # crds.keep: uninstalling cert-manager must not delete the certificates with their CRDs.
+    release, objects = charts["cert-manager"]
+    for crd in of_kind(objects, "CustomResourceDefinition"):
+        annotations = crd["metadata"].get("annotations") or {}
+        assert annotations.get("helm.sh/resource-policy") == "keep", crd["metadata"]["name"]

@@ -528,7 +528,7 @@ def plans(run_playbook, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def rendered(plans, helm, chart_dir):
+def rendered(helm, chart_dir, plans):
     """{input: [(release, return code, objects, stderr)]}, every release rendered once."""
     work = [(name, r) for name in INPUTS for r in releases(plans[name]) if r.archive]
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -568,7 +568,7 @@ def flag(args, name):
 
 
 @pytest.mark.parametrize("name", INPUTS)
-def test_every_chart_has_its_published_archive(plans, chart_dir, name):
+def test_every_chart_has_its_published_archive(chart_dir, plans, name):
     missing = [
         f"{r.source}: chart {r.chart} version {r.version} (repo {r.repo})"
         for r in releases(plans[name])
@@ -589,7 +589,7 @@ def test_helm_accepts_the_values(rendered, name):
 
 
 @pytest.mark.parametrize("name", INPUTS)
-def test_values_keys_are_known_to_the_chart(plans, chart_dir, name):
+def test_values_keys_are_known_to_the_chart(chart_dir, plans, name):
     problems = []
     for release in releases(plans[name]):
         if release.archive is None:

@@ -850,7 +850,10 @@ def test_tunnel_passthrough_addons(plan):
     assert config["metadata"]["namespace"] == "kube-system"
     settings = chart_values(config)
     assert settings["providers"]["kubernetesCRD"]["enabled"] is True
-    assert settings["service"] == {"type": "LoadBalancer"}
+    # TLS on websecure where the bundled chart (38 and later) takes it; the Service is the
+    # chart's own LoadBalancer (tests/integration/charts renders it).
+    assert settings["ports"] == {"websecure": {"http": {"tls": {"enabled": True}}}}
+    assert "service" not in settings
 
 
 def test_addon_secrets_are_placeholders(plan):

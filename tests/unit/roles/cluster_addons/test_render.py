@@ -278,12 +278,40 @@ def test_nginx_two_classes():
     assert classes == {"api": "nginx", "grafana": "nginx-internal"}
 
 
+@pytest.mark.parametrize(("ingress_class", "named"), [(None, False), ("edge", True)])
+def test_traefik_one_class(ingress_class, named):
+    # The routes carry kubernetes.io/ingress.class: <class>. Traefik without a class of its own
+    # takes only "traefik" or none, so any other class name is given to it, with the
+    # IngressClass of that name.
+    data = settings("traefik", "grpc")
+    if ingress_class:
+        data["homelab_ingress_class"] = ingress_class
+    docs = rendered(data)[1]
+    (route,) = by_kind(docs, "IngressRoute")
+    annotation = route["metadata"]["annotations"]["kubernetes.io/ingress.class"]
+    assert annotation == (ingress_class or "traefik")
+    (config,) = docs["homelab-traefik.yaml"]
+    chart_values = values(config)
+    assert chart_values["ports"]["websecure"] == {"http": {"tls": {"enabled": True}}}
+    if named:
+        assert chart_values["ingressClass"] == {
+            "enabled": True,
+            "isDefaultClass": True,
+            "name": "edge",
+        }
+        assert chart_values["providers"]["kubernetesCRD"]["ingressClass"] == "edge"
+        assert chart_values["providers"]["kubernetesIngress"]["ingressClass"] == "edge"
+    else:
+        assert "ingressClass" not in chart_values
+        assert "ingressClass" not in chart_values["providers"]["kubernetesCRD"]
+
+
 def test_traefik_two_classes():
     docs = rendered(settings("traefik", "grpc", "lan", pools=TWO_POOLS))[1]
     config, internal = docs["homelab-traefik.yaml"]
     assert (config["kind"], config["metadata"]["name"]) == ("HelmChartConfig", "traefik")
     assert (internal["kind"], internal["metadata"]["name"]) == ("HelmChart", "traefik-internal")
-    assert internal["spec"]["version"] == "41.5.0"
+    assert internal["spec"]["version"] == "41.3.0"
     assert values(config)["providers"]["kubernetesCRD"]["ingressClass"] == "traefik"
     assert values(internal)["providers"]["kubernetesCRD"]["ingressClass"] == "traefik-internal"
     assert values(internal)["service"]["annotations"]["metallb.io/loadBalancerIPs"] == "10.0.0.210"

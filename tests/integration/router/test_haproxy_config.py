@@ -16,10 +16,10 @@ import pytest
 IMAGE = "localhost/homelab-router:test"
 
 
-
 @pytest.fixture(autouse=True)
 def _router_image():
     oracles.require_image(IMAGE)
+
 
 SHAPES = {
     "default-backend": [],

@@ -7,7 +7,6 @@ the check runs in the test router image built by scripts/setup (Debian's haproxy
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import oracles

@@ -3,14 +3,14 @@
 ``router`` gives a directory (``root``) with ``etc/config`` and a ``bin`` holding ``uci``:
 OpenWrt's real uci built by scripts/oracles (tests that use it call ``oracles.require("uci")``),
 pointed at that directory with ``-c`` for the configuration and ``-t`` for the staged changes
-(``-P`` would make ``commit`` do nothing). ``run_router_action`` builds an action plugin whose commands run under ``/bin/sh`` there instead of over a connection, and records them.
+(``-P`` would make ``commit`` do nothing). ``run_router_action`` builds an action plugin whose
+commands run under ``/bin/sh`` there instead of over a connection, and records them.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 from types import SimpleNamespace
 from unittest.mock import MagicMock
 

@@ -1,5 +1,6 @@
-"""openwrt_uci against OpenWrt's real uci (built from source by scripts/oracles), in the rhythm bad input → check mode →
-create → unchanged → diff → delete, plus the failure paths (nothing committed, changes reverted).
+"""openwrt_uci against OpenWrt's real uci (built from source by scripts/oracles), in the rhythm
+bad input → check mode → create → unchanged → diff → delete, plus the failure paths (nothing
+committed, changes reverted).
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ and a broken HAProxy configuration never replaces a working one.
 
 The router is a container without Python: OpenWrt's real uci and /etc/init.d/dnsmasq driving
 Debian's real dnsmasq, Debian's haproxy behind the opkg and init stubs, ubus stubbed as procd
-(tests/router, docs/testing.md); the node serves TLS with its own certificate per name on 443 (ingress) and 8443
-(default backend). Commands run over podman's own exec, like the role's.
+(tests/router, docs/testing.md); the node serves TLS with its own certificate per name on 443
+(ingress) and 8443 (default backend). Commands run over podman's own exec, like the role's.
 """
 
 import os

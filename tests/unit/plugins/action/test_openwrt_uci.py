@@ -169,3 +169,16 @@ def test_named_sections_in_the_plan_form(run_router_action, dhcp):
     )
     broken = run_router_action(ActionModule, {"config": "dhcp", "named": {"x": {"ip": "1"}}})
     assert broken["msg"] == "named section 'x' has no '.type'"
+
+
+def test_an_empty_value_removes_the_option_and_stays_unchanged(run_router_action, router, dhcp):
+    # uci set with an empty value deletes the option; the module must not ask for an empty one.
+    args = {
+        "config": "dhcp",
+        "sections": [{"name": "homelab_old", "type": "domain", "options": {"ip": ""}}],
+    }
+    first = run_router_action(ActionModule, args)
+    assert first.get("changed"), first
+    assert first["commands"] == ["delete dhcp.homelab_old.ip"]
+    assert "10.0.0.11" not in dhcp.read_text()
+    assert run_router_action(ActionModule, args)["changed"] is False

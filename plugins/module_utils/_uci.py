@@ -34,6 +34,9 @@ MARKER_VALUE = "spitikos.homelab"
 
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 _TYPE = re.compile(r"^[A-Za-z0-9_-]+$")
+# uci's names for anonymous sections: cfg, the section's position (%02x, more digits from the
+# 256th on) and four hex digits of a hash.
+_GENERATED = re.compile(r"^cfg[0-9a-f]{2,}[0-9a-f]{4}$")
 _EXTENDED = re.compile(r"^@(?P<type>[A-Za-z0-9_-]+)\[(?P<index>-?[0-9]+)\]$")
 
 
@@ -108,7 +111,7 @@ def _split_values(text):
 def parse_show(text, config):
     """Parse ``uci -X show CONFIG`` output into an ordered list of ``Section``.
 
-    Anonymous sections are recognised by their generated ``cfgXXXXXX`` names (``-X``) or by the
+    Anonymous sections are recognised by their generated ``cfgNNXXXX`` names (``-X``) or by the
     extended ``@type[n]`` syntax. A list of one element prints exactly like a single option;
     such values come back as plain strings.
     """
@@ -125,7 +128,7 @@ def parse_show(text, config):
         if len(parts) == 1:
             name = parts[0]
             extended = _EXTENDED.match(name)
-            anonymous = bool(extended) or bool(re.match(r"^cfg[0-9a-f]{6}$", name))
+            anonymous = bool(extended) or bool(_GENERATED.match(name))
             section = Section(name, value.strip("'"), anonymous)
             sections.append(section)
             by_name[name] = section
@@ -146,13 +149,13 @@ def parse_show(text, config):
 # --------------------------------------------------------------------------------- desired
 
 
-def _value(value, where):
+def _value(value, where, item=False):
     if value is None:
         return None
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, (list, tuple)):
-        items = [_value(v, where) for v in value]
+        items = [_value(v, where, item=True) for v in value]
         if any(v is None for v in items):
             raise UciError(f"{where}: list items must not be null")
         # An empty list is no option at all, as uci stores it.
@@ -162,7 +165,9 @@ def _value(value, where):
     text = str(value)
     if "\n" in text or "\r" in text:
         raise UciError(f"{where}: uci values cannot hold line breaks")
-    return text
+    # uci set with an empty value deletes the option: ask for that, not for an option that
+    # can never be read back. (A list keeps an empty item.)
+    return text if item else text or None
 
 
 def normalize_sections(sections, prefix=DEFAULT_PREFIX, marker=DEFAULT_MARKER):

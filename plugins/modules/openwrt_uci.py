@@ -78,8 +78,8 @@ options:
       options:
         description:
           - Options of the section. A string, number or boolean sets an option (booleans become
-            V(1) and V(0)); a list sets a list option; V(null) or an empty list removes the
-            option.
+            V(1) and V(0)); a list sets a list option; V(null), an empty string or an empty list
+            removes the option (C(uci set) with an empty value deletes it).
           - A list of one element and a single option look the same in C(uci show) and are
             treated as equal.
         type: dict

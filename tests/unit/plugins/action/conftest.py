@@ -1,36 +1,39 @@
 """Run the router action plugins against a local shell standing in for the router.
 
-``router`` gives a directory (``root``) with ``etc/config`` and a ``bin`` holding ``uci`` (the
-test router's uci stand-in, pointed at that directory); ``run_router_action`` builds an action
-plugin whose commands run under ``/bin/sh`` there instead of over a connection, and records them.
+``router`` gives a directory (``root``) with ``etc/config`` and a ``bin`` holding ``uci``:
+OpenWrt's real uci built by scripts/oracles (tests that use it call ``oracles.require("uci")``),
+pointed at that directory with ``-c`` for the configuration and ``-t`` for the staged changes
+(``-P`` would make ``commit`` do nothing). ``run_router_action`` builds an action plugin whose
+commands run under ``/bin/sh`` there instead of over a connection, and records them.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 from types import SimpleNamespace
 from unittest.mock import MagicMock
 
+import oracles
 import pytest
 from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.play_context import PlayContext
 from ansible.template import Templar
 
-STANDIN = Path(__file__).resolve().parents[3] / "router" / "rootfs" / "usr" / "sbin" / "uci"
-
 
 @pytest.fixture
 def router(tmp_path):
+    uci = oracles.find("uci")
     root = tmp_path / "router"
     (root / "etc" / "config").mkdir(parents=True)
     (root / "bin").mkdir()
+    (root / "tmp").mkdir()  # uci makes its save directory, but not the parents of it
     wrapper = root / "bin" / "uci"
-    wrapper.write_text(
-        f'#!/bin/sh\nexec /bin/sh "{STANDIN}" -c "{root}/etc/config" -P "{root}/tmp/.uci" "$@"\n'
-    )
-    wrapper.chmod(0o755)
+    if uci is not None:
+        wrapper.write_text(
+            f'#!/bin/sh\nexec "{uci}" -c "{root}/etc/config" -t "{root}/tmp/.uci" "$@"\n'
+        )
+        wrapper.chmod(0o755)
     return SimpleNamespace(root=root, uci=wrapper, commands=[])
 
 

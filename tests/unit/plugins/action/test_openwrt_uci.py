@@ -1,11 +1,13 @@
-"""openwrt_uci against the test router's uci stand-in, in the rhythm bad input → check mode →
-create → unchanged → diff → delete, plus the failure paths (nothing committed, changes reverted).
+"""openwrt_uci against OpenWrt's real uci (built from source by scripts/oracles), in the rhythm
+bad input → check mode → create → unchanged → diff → delete, plus the failure paths (nothing
+committed, changes reverted).
 """
 
 from __future__ import annotations
 
 import subprocess
 
+import oracles
 import pytest
 
 from ansible_collections.spitikos.homelab.plugins.action.openwrt_uci import ActionModule
@@ -32,6 +34,11 @@ SECTIONS = [
     }
 ]
 ARGS = {"config": "dhcp", "sections": SECTIONS, "purge": True, "purge_types": ["domain"]}
+
+
+@pytest.fixture(autouse=True)
+def _real_uci():
+    oracles.require("uci")
 
 
 @pytest.fixture
@@ -68,7 +75,7 @@ def test_check_mode_predicts_and_changes_nothing(run_router_action, router, dhcp
 
 def test_create_then_unchanged_then_delete(run_router_action, router, dhcp):
     first = run_router_action(ActionModule, ARGS)
-    assert first["changed"], first
+    assert first.get("changed"), first
     assert dhcp.read_text() == (
         "\nconfig dnsmasq\n\toption domainneeded '1'\n"
         "\nconfig domain\n\toption name 'printer.lan'\n\toption ip '192.168.1.5'\n"
@@ -109,7 +116,7 @@ def test_refuses_to_commit_changes_staged_by_someone_else(run_router_action, rou
     result = run_router_action(ActionModule, ARGS)
     assert result["failed"]
     assert "uncommitted changes" in result["msg"]
-    assert result["pending"] == ["dhcp.cfg01ced6.rebind_protection='0'"]
+    assert result["pending"] == ["dhcp.cfg01411c.rebind_protection='0'"]
     assert dhcp.read_text() == DHCP
 
 
@@ -119,7 +126,9 @@ def test_a_failed_commit_reverts_the_staged_changes(run_router_action, router, d
     assert result["msg"] == "uci commit dhcp failed"
     assert router.commands[-1] == "uci -q revert dhcp"
     assert dhcp.read_text() == DHCP
-    assert not (router.root / "tmp" / ".uci" / "dhcp").exists()
+    # uci revert empties the delta file rather than removing it: nothing is staged.
+    staged = subprocess.run([router.uci, "changes", "dhcp"], capture_output=True, text=True)
+    assert (staged.returncode, staged.stdout) == (0, "")
 
 
 def test_a_batch_that_misses_the_target_is_reverted(run_router_action, router, dhcp):
@@ -160,3 +169,16 @@ def test_named_sections_in_the_plan_form(run_router_action, dhcp):
     )
     broken = run_router_action(ActionModule, {"config": "dhcp", "named": {"x": {"ip": "1"}}})
     assert broken["msg"] == "named section 'x' has no '.type'"
+
+
+def test_an_empty_value_removes_the_option_and_stays_unchanged(run_router_action, router, dhcp):
+    # uci set with an empty value deletes the option; the module must not ask for an empty one.
+    args = {
+        "config": "dhcp",
+        "sections": [{"name": "homelab_old", "type": "domain", "options": {"ip": ""}}],
+    }
+    first = run_router_action(ActionModule, args)
+    assert first.get("changed"), first
+    assert first["commands"] == ["delete dhcp.homelab_old.ip"]
+    assert "10.0.0.11" not in dhcp.read_text()
+    assert run_router_action(ActionModule, args)["changed"] is False

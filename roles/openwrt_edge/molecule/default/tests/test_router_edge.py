@@ -2,9 +2,10 @@
 names resolve to the ingress address, hand-made entries survive, nothing reloads needlessly,
 and a broken HAProxy configuration never replaces a working one.
 
-The router is a container without Python (Debian's real haproxy and dnsmasq behind OpenWrt
-stand-ins); the node serves TLS with its own certificate per name on 443 (ingress) and 8443
-(default backend). Commands run over podman's own exec, like the role's.
+The router is a container without Python: OpenWrt's real uci and /etc/init.d/dnsmasq driving
+Debian's real dnsmasq, Debian's haproxy behind the opkg and init stubs, ubus stubbed as procd
+(tests/router, docs/testing.md); the node serves TLS with its own certificate per name on 443
+(ingress) and 8443 (default backend). Commands run over podman's own exec, like the role's.
 """
 
 import os
@@ -58,8 +59,10 @@ def subject(node, router_ip):
 
 
 def reloads(host, service):
+    """How often SERVICE was reloaded: the haproxy init stub logs "haproxy reload"; OpenWrt's
+    dnsmasq init reloads by asking procd (the ubus stub) to signal dnsmasq."""
     log = host.run("cat /var/log/initd.log").stdout.splitlines()
-    return log.count(f"{service} reload")
+    return log.count("procd signal dnsmasq" if service == "dnsmasq" else f"{service} reload")
 
 
 # --------------------------------------------------------------------------- the router itself
@@ -117,19 +120,34 @@ def test_prometheus_metrics_are_served_on_the_stats_address(node, router_ip):
 # --------------------------------------------------------------------------- LAN DNS
 
 
+# The catalogue's hosts (molecule.yml): every one served by the ingress controller gets a LAN name.
+PLANNED = ["app1.example.com", "app2.example.com", "vault.example.com", "wiki.example.com"]
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [
-        ("app1.example.com", "ingress"),
-        ("vault.example.com", "ingress"),
-        ("wiki.example.com", "ingress"),
-        ("printer.lan", "192.0.2.50"),
-        ("nas.lan", "192.0.2.51"),
-    ],
+    [(name, "ingress") for name in PLANNED]
+    + [("printer.lan", "192.0.2.50"), ("nas.lan", "192.0.2.51")],
 )
 def test_lan_names_resolve_on_the_router(host, router_ip, ingress_ip, name, expected):
+    # Real dnsmasq, configured by OpenWrt's own init from /etc/config/dhcp.
     answer = host.check_output(f"dig @{router_ip} {name} A +short +time=2 +tries=2")
     assert answer == (ingress_ip if expected == "ingress" else expected)
+
+
+def test_openwrt_init_serves_the_domain_entries_as_hosts_lines(host, ingress_ip):
+    # OpenWrt's init writes `config domain` sections to /tmp/hosts/ as "IP name" lines.
+    hosts = host.check_output("cat /tmp/hosts/dhcp.*").splitlines()
+    for name in PLANNED:
+        assert f"{ingress_ip} {name}" in hosts
+    assert "192.0.2.51 nas.lan" in hosts
+    assert "addn-hosts=/tmp/hosts" in host.check_output("cat /var/etc/dnsmasq.conf.*")
+    ours = {
+        line.split("=", 1)[1].strip("'")
+        for line in host.check_output("uci -X show dhcp").splitlines()
+        if line.startswith("dhcp.homelab_") and ".name=" in line
+    }
+    assert ours == set(PLANNED)
 
 
 def test_an_entry_that_left_the_catalogue_is_gone(host, router_ip):

@@ -3,10 +3,14 @@
 - ``cloudflared``: the binary, through ``oracles.require`` (a failure under CI when missing);
 - ``planned``: ``playbooks/plan.yml`` run once per (inventory, extra vars), returning the plan
   directory;
+- ``module_utils``: the collection's module_utils, imported from this checkout;
 - ``fake_edge``: ``tests/harness/fake_edge.py`` on a free port (``connector.FakeEdge``).
 """
 
 from __future__ import annotations
+
+import importlib
+import sys
 
 import oracles
 import pytest
@@ -16,6 +20,20 @@ from connector import FakeEdge
 @pytest.fixture(scope="session")
 def cloudflared():
     return oracles.require("cloudflared")
+
+
+@pytest.fixture(scope="session")
+def module_utils(collections_path):
+    """``module_utils(NAME)``: the collection's plugins/module_utils/NAME, from this checkout."""
+    if str(collections_path) not in sys.path:
+        sys.path.insert(0, str(collections_path))
+
+    def load(name):
+        return importlib.import_module(
+            f"ansible_collections.spitikos.homelab.plugins.module_utils.{name}"
+        )
+
+    return load
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A stand-in for the Cloudflare edge that records how a tunnel connector dials it.
 
 cloudflared's hidden ``--edge HOST:PORT`` and ``--cacert FILE`` flags make the connector dial a
@@ -27,12 +26,13 @@ handshake would succeed, or anything about the real edge's behaviour.
 Standalone, standard library only (Python 3.9+, so Debian 12's python3 runs it in a system
 container); certificates are made with the ``openssl`` program.
 
-Usage::
+Usage (run it with python3; it has no shebang, as ansible-test's sanity rules allow none that
+finds python3)::
 
-    fake_edge.py --port 7844 --ca-out /tmp/edge-ca.pem --log /tmp/edge.jsonl
-    fake_edge.py --port 7844 --ca-out ca.pem --log edge.jsonl --cert-dir /var/lib/fake-edge
-    fake_edge.py --init --ca-out ca.pem --cert-dir /var/lib/fake-edge   # certificates only
-    fake_edge.py --port 7844 --cert server.pem --key server.key --log edge.jsonl
+    python3 fake_edge.py --port 7844 --ca-out /tmp/edge-ca.pem --log /tmp/edge.jsonl
+    python3 fake_edge.py --port 7844 --ca-out ca.pem --log edge.jsonl --cert-dir /var/lib/fake-edge
+    python3 fake_edge.py --init --ca-out ca.pem --cert-dir /var/lib/fake-edge   # certificates only
+    python3 fake_edge.py --port 7844 --cert server.pem --key server.key --log edge.jsonl
 
 It prints ``ready HOST PORT`` on standard output once both listeners are bound, and runs until
 SIGTERM or SIGINT.

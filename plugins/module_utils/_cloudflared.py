@@ -16,13 +16,24 @@ Facts about cloudflared used here:
 - Ingress rules (cloudflared's ``ingress/ingress.go`` and the "Configuration file" page of the
   Cloudflare Tunnel documentation): rules are matched top to bottom; the last rule must match
   every request (no hostname, or ``*``, and no path); no earlier rule may match every request;
-  a hostname carries no port and a wildcard only as its first character; a service is
-  ``unix:PATH``, ``unix+tls:PATH``, ``http_status:CODE``, ``hello_world``, ``socks-proxy``,
-  ``bastion`` or a URL with a scheme and a host and no path.
+  a hostname carries no port and a wildcard only as its first character; a path is a Go (RE2)
+  regular expression; a service is ``unix:PATH``, ``unix+tls:PATH``, ``http_status:CODE``
+  (100-999), ``hello_world`` (or ``hello-world``), ``socks-proxy``, ``bastion`` or a URL with a
+  scheme and a host and no path; ``originRequest`` durations are Go durations (``30s``); an
+  ``access`` block that is required and names audience tags needs its team name; ``ipRules``
+  prefixes are CIDRs. ``tests/integration/cloudflared/test_ingress_differential.py`` holds this
+  module and cloudflared itself to the same verdicts.
+- Where this module is stricter than cloudflared, on purpose (cloudflared accepts these and the
+  connector then misbehaves or ignores them): unknown keys in a rule or in ``originRequest``
+  (cloudflared only warns), host names that are not DNS names (``*`` only as a whole leftmost
+  label), URL schemes other than http, https, ws, wss, tcp, ssh, rdp and smb (cloudflared carries
+  any other scheme as a TCP stream), a URL with credentials, a query, a fragment or a port out of
+  range, booleans and integers given as strings, and ``http2Origin`` on a non-HTTP origin.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import uuid
@@ -50,6 +61,16 @@ _VERSION_IN_OUTPUT = re.compile(r"\bcloudflared version (\d{4}\.\d{1,2}\.\d+)\b"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
 _PORT = re.compile(r"^[0-9]{1,5}$")
+# Go's time.ParseDuration: "0", or signed decimal numbers each with a unit.
+_GO_DURATION = re.compile(r"^[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h))+)$")
+# Perl syntax that Python's re accepts and Go's regexp (RE2) refuses: lookaround, atomic groups,
+# backreferences, \Z, possessive quantifiers; and RE2's limit of 1000 on repeat counts.
+_NOT_RE2 = (
+    (re.compile(r"\(\?(=|!|<=|<!|>)"), "lookaround and atomic groups"),
+    (re.compile(r"(?<!\\)(\\\\)*\\([1-9]|Z)"), "backreferences and \\Z"),
+    (re.compile(r"(?<!\\)(\\\\)*[*+?}]\+"), "possessive quantifiers"),
+)
+_REPEAT = re.compile(r"(?<!\\)\{(\d+)(,(\d*))?\}")
 
 RULE_KEYS = ("hostname", "path", "service", "originRequest")
 # cloudflared's OriginRequestConfig (config/configuration.go), by value type.
@@ -68,7 +89,7 @@ _ORIGIN_OTHER = ("ipRules", "access")
 ORIGIN_KEYS = _ORIGIN_BOOL + _ORIGIN_STR + _ORIGIN_DURATION + _ORIGIN_INT + _ORIGIN_OTHER
 
 # Services that are not URLs (cloudflared accepts three spellings of the hello world origin).
-_NAMED_SERVICES = ("hello_world", "hello-world", "helloworld", "socks-proxy", "bastion")
+_NAMED_SERVICES = ("hello_world", "hello-world", "socks-proxy", "bastion")
 HTTP_SCHEMES = ("http", "https")
 # ws/wss are proxied like http; the others are carried as TCP streams over WebSocket.
 URL_SCHEMES = (*HTTP_SCHEMES, "ws", "wss", "tcp", "ssh", "rdp", "smb")
@@ -265,8 +286,8 @@ def _service_problem(service):
             return None
     if service.startswith("http_status:"):
         code = service[len("http_status:") :]
-        if not code.isdigit() or not 100 <= int(code) <= 599:
-            return f"service '{service}': the status must be an HTTP status code (100-599)"
+        if not code.isdigit() or not 100 <= int(code) <= 999:
+            return f"service '{service}': the status must be a number from 100 to 999"
         return None
     if service in _NAMED_SERVICES:
         return None
@@ -291,8 +312,10 @@ def _origin_request_problems(origin, service):
             problems.append(f"originRequest.{key} must be an integer")
     for key in _ORIGIN_DURATION:
         value = origin.get(key)
-        if key in origin and (isinstance(value, bool) or not isinstance(value, (str, int))):
-            problems.append(f"originRequest.{key} must be a duration such as 30s")
+        if key in origin and not (isinstance(value, str) and _GO_DURATION.match(value)):
+            problems.append(f"originRequest.{key} must be a duration such as 30s, 1m30s or 500ms")
+    problems += _access_problems(origin.get("access"))
+    problems += _ip_rules_problems(origin.get("ipRules"))
     if (
         origin.get("http2Origin") is True
         and isinstance(service, str)
@@ -303,6 +326,47 @@ def _origin_request_problems(origin, service):
             f"not to service '{service}'"
         )
     return problems
+
+
+def _access_problems(access):
+    if access is None:
+        return []
+    if not isinstance(access, dict):
+        return ["originRequest.access must be a mapping"]
+    if access.get("required") is True and access.get("audTag") and not access.get("teamName"):
+        return ["originRequest.access names audTag but no teamName (required: true needs it)"]
+    return []
+
+
+def _ip_rules_problems(rules):
+    if rules is None:
+        return []
+    if not isinstance(rules, list):
+        return ["originRequest.ipRules must be a list"]
+    problems = []
+    for number, rule in enumerate(rules, 1):
+        prefix = rule.get("prefix") if isinstance(rule, dict) else None
+        try:
+            ipaddress.ip_network(str(prefix), strict=False)
+        except ValueError:
+            problems.append(f"originRequest.ipRules #{number}: prefix '{prefix}' is not a CIDR")
+    return problems
+
+
+def _path_problem(path):
+    if not isinstance(path, str):
+        return "path must be a string (a regular expression)"
+    try:
+        re.compile(path)
+    except re.error as exc:
+        return f"path '{path}' is not a valid regular expression ({exc})"
+    for pattern, what in _NOT_RE2:
+        if pattern.search(path):
+            return f"path '{path}': cloudflared's regular expressions (RE2) have no {what}"
+    for found in _REPEAT.finditer(path):
+        if any(n and int(n) > 1000 for n in (found.group(1), found.group(3))):
+            return f"path '{path}': a repeat count above 1000 is refused by cloudflared (RE2)"
+    return None
 
 
 def _is_catch_all(rule):
@@ -330,13 +394,9 @@ def ingress_problems(rules):
                 found.append(problem)
         path = rule.get("path")
         if path not in (None, ""):
-            if not isinstance(path, str):
-                found.append("path must be a string (a regular expression)")
-            else:
-                try:
-                    re.compile(path)
-                except re.error as exc:
-                    found.append(f"path '{path}' is not a valid regular expression ({exc})")
+            problem = _path_problem(path)
+            if problem:
+                found.append(problem)
         problem = _service_problem(rule.get("service"))
         if problem:
             found.append(problem)
@@ -348,8 +408,6 @@ def ingress_problems(rules):
                 "the last rule must be the catch-all, matching every request "
                 "(no hostname and no path), such as {service: 'http_status:404'}"
             )
-        elif last and hostname == "*":
-            found.append("the catch-all rule takes no hostname (leave out hostname: '*')")
         elif not last and _is_catch_all(rule):
             found.append(
                 "this rule matches every request, so the rules after it would never be used; "

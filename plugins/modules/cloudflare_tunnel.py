@@ -87,7 +87,10 @@ options:
   ingress:
     description:
       - O(mode=remote) only. The ingress rules, in order; the last one is the catch-all without
-        O(ingress[].hostname) (for example C(service=http_status:404)).
+        O(ingress[].hostname) (or with V(*)) and without O(ingress[].path) (for example
+        C(service=http_status:404)).
+      - The rules are checked as cloudflared checks them, before anything is sent to Cloudflare,
+        and a little more strictly (unknown C(originRequest) keys are refused, for example).
       - Unset leaves the tunnel's rules alone.
     type: list
     elements: dict
@@ -247,6 +250,9 @@ from ansible_collections.spitikos.homelab.plugins.module_utils._cloudflare impor
     cloudflare_argument_spec,
     run_module,
 )
+from ansible_collections.spitikos.homelab.plugins.module_utils._cloudflared import (
+    ingress_problems,
+)
 from ansible_collections.spitikos.homelab.plugins.module_utils._reconcile import (
     InputError,
     diff_entry,
@@ -254,20 +260,6 @@ from ansible_collections.spitikos.homelab.plugins.module_utils._reconcile import
 )
 
 CNAME_SUFFIX = ".cfargotunnel.com"
-SERVICE_PREFIXES = (
-    "http://",
-    "https://",
-    "unix:",
-    "unix+tls:",
-    "tcp://",
-    "ssh://",
-    "rdp://",
-    "smb://",
-    "http_status:",
-    "hello_world",
-    "bastion",
-    "socks5",
-)
 TUNNEL_FIELDS = ("name", "mode", "ingress", "originRequest")
 
 
@@ -345,37 +337,6 @@ def normalize_rules(rules):
             norm[key] = normalize_fqdn(value) if key == "hostname" else value
         out.append(norm)
     return out
-
-
-def check_rules(rules):
-    """Problems in the desired ingress rules, each naming the rule."""
-    problems = []
-    if rules is None:
-        return problems
-    if not rules:
-        return [
-            "ingress must end with a catch-all rule (no hostname), e.g. service=http_status:404"
-        ]
-    seen = {}
-    for index, rule in enumerate(rules):
-        label = f"ingress[{index}] ({rule.get('hostname') or 'catch-all'})"
-        if not rule["service"].startswith(SERVICE_PREFIXES):
-            problems.append(
-                f"{label}: service {rule['service']!r} is not a cloudflared "
-                "service (http://, https://, tcp://, ssh://, http_status:...)"
-            )
-        last = index == len(rules) - 1
-        if last and (rule.get("hostname") or rule.get("path")):
-            problems.append(
-                f"{label}: the last rule must be the catch-all, without hostname and path"
-            )
-        if not last and not rule.get("hostname") and not rule.get("path"):
-            problems.append(f"{label}: only the last rule may be a catch-all")
-        key = (rule.get("hostname"), rule.get("path"))
-        if key in seen and not last:
-            problems.append(f"{label}: same hostname and path as ingress[{seen[key]}]")
-        seen.setdefault(key, index)
-    return problems
 
 
 def credentials_for(account_id, tunnel_id, secret):
@@ -456,7 +417,9 @@ class TunnelRun:
         self.result = {}
 
     def validate(self):
-        problems = check_rules(self.params["ingress"])
+        ingress = desired_rules(self.params["ingress"])
+        # The same check as the cloudflared role's, which follows cloudflared's own.
+        problems = [] if ingress is None else ingress_problems(ingress)
         if self.params["tunnel_secret"]:
             problem = check_secret(self.params["tunnel_secret"])
             if problem:

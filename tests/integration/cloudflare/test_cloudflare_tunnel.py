@@ -53,11 +53,14 @@ def test_bad_input_is_refused_before_anything_changes(ansible, emulator):
     )
     assert result["failed"]
     assert result["problems"] == [
-        "ingress[0] (api.example.com): service '10.0.0.200:443' is not a cloudflared service "
-        "(http://, https://, tcp://, ssh://, http_status:...)",
-        "ingress[1] (catch-all): only the last rule may be a catch-all",
-        "ingress[2] (late.example.com): the last rule must be the catch-all, without hostname "
-        "and path",
+        'ingress rule #1 of 3 {"hostname": "api.example.com", "service": "10.0.0.200:443"}: '
+        "service '10.0.0.200:443' is not a URL with a scheme and a host, nor one of unix:PATH, "
+        "unix+tls:PATH, http_status:CODE, hello_world, socks-proxy, bastion",
+        'ingress rule #2 of 3 {"service": "http_status:404"}: this rule matches every request, '
+        "so the rules after it would never be used; the catch-all must come last",
+        'ingress rule #3 of 3 {"hostname": "late.example.com", "service": "https://10.0.0.200"}: '
+        "the last rule must be the catch-all, matching every request (no hostname and no path), "
+        "such as {service: 'http_status:404'}",
     ]
     result = tunnel(ansible, emulator, tunnel_secret="c2hvcnQ=")
     assert result["failed"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from random_catalogues import random_tunnel_catalogue
 
 from ansible_collections.spitikos.homelab.plugins.module_utils import _cloudflared
 from ansible_collections.spitikos.homelab.plugins.module_utils._catalogue import (
@@ -227,37 +228,7 @@ def test_false_outside_the_tunnel_edge_says_nothing(edge):
 # ============================================================================ properties
 
 
-def random_tunnel_catalogue(rng):
-    """A valid tunnel-edge catalogue with the wildcard on and a mix of protocols."""
-    services = []
-    hosts = set()
-    for i in range(rng.randint(0, 25)):
-        protocol = rng.choice(["http", "https", "grpc", "passthrough", "tcp", "ssh"])
-        depth = rng.choice(["", "lab.", "a.b."])
-        host = f"{rng.choice(['s', 'svc', 'x'])}{i}.{depth}example.com"
-        if rng.random() < 0.1 and "example.com" not in hosts:
-            host = "example.com"
-        hosts.add(host)
-        if rng.random() < 0.2:
-            host = host.upper() + "."
-        svc = {"name": f"svc-{i}", "host": host, "protocol": protocol}
-        if protocol in ("tcp", "ssh"):
-            svc["expose"] = "public"
-            svc["origin"] = f"{protocol}://10.0.1.{i + 1}:{rng.randint(1, 65535)}"
-        else:
-            svc["expose"] = "lan" if protocol == "passthrough" else rng.choice(["public", "lan"])
-            svc["port"] = rng.randint(1, 65535)
-        services.append(svc)
-    return {
-        **BASE,
-        "homelab_services": services,
-        "homelab_tunnel_wildcard": True,
-        "homelab_tunnel_mode": rng.choice(["local", "remote"]),
-        "homelab_dns_lan_records": rng.choice([True, False]),
-    }
-
-
-CATALOGUES = [random_tunnel_catalogue(random.Random(seed)) for seed in range(120)]
+CATALOGUES = [random_tunnel_catalogue(random.Random(seed), BASE) for seed in range(120)]
 
 
 @pytest.mark.parametrize("data", CATALOGUES)

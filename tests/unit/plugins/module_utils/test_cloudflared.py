@@ -189,6 +189,15 @@ VALID_RULE_SETS = {
         {"service": "http_status:404"},
     ],
     "catch-all only": [CATCH_ALL],
+    "a catch-all with hostname '*', as cloudflared allows": [
+        {"hostname": "a.example.com", "service": "http://a"},
+        {"hostname": "*", "service": "http_status:404"},
+    ],
+    "hostname '*' with a path before the catch-all": [
+        {"hostname": "*", "path": "^/api", "service": "http://a"},
+        CATCH_ALL,
+    ],
+    "a status code cloudflared allows beyond HTTP's": [{"service": "http_status:799"}],
     "grpc through https with http2Origin": [
         {
             "hostname": "api.example.com",
@@ -261,12 +270,6 @@ INVALID_RULE_SETS = {
         [{"path": "^/api", "service": "http://10.0.0.11"}],
         1,
         "the last rule must be the catch-all",
-    ),
-    # cloudflared accepts hostname '*' on the catch-all; this collection writes it without one.
-    "a catch-all with hostname '*' (stricter than cloudflared)": (
-        [{"hostname": "*", "service": "http_status:404"}],
-        1,
-        "the catch-all rule takes no hostname",
     ),
     "hostname '*' before the end": (
         [{"hostname": "*", "service": "http://a"}, CATCH_ALL],
@@ -347,12 +350,52 @@ INVALID_RULE_SETS = {
     "a status that is not a number": (
         [{"service": "http_status:notfound"}],
         1,
-        "must be an HTTP status code",
+        "must be a number from 100 to 999",
     ),
-    "a status out of range (stricter than cloudflared)": (
-        [{"service": "http_status:999"}],
+    "a status out of cloudflared's range": (
+        [{"service": "http_status:1000"}],
         1,
-        "must be an HTTP status code",
+        "must be a number from 100 to 999",
+    ),
+    "hello world without its separator": (
+        [{"service": "helloworld"}],
+        1,
+        "is not a URL with a scheme and a host",
+    ),
+    "a duration given as a number": (
+        [{"service": "http://a", "originRequest": {"connectTimeout": 30}}],
+        1,
+        "originRequest.connectTimeout must be a duration such as 30s",
+    ),
+    "a duration that is not one": (
+        [{"service": "http://a", "originRequest": {"tlsTimeout": "soon"}}],
+        1,
+        "originRequest.tlsTimeout must be a duration such as 30s",
+    ),
+    "access tags without a team": (
+        [{"service": "http://a", "originRequest": {"access": {"required": True, "audTag": ["x"]}}}],
+        1,
+        "originRequest.access names audTag but no teamName",
+    ),
+    "an ipRules prefix that is not a CIDR": (
+        [{"service": "socks-proxy", "originRequest": {"ipRules": [{"prefix": "10.0.0.0/33"}]}}],
+        1,
+        "originRequest.ipRules #1: prefix '10.0.0.0/33' is not a CIDR",
+    ),
+    "a lookahead, which RE2 lacks": (
+        [{"hostname": "a.example.com", "path": "^/(?=api)", "service": "http://a"}, CATCH_ALL],
+        1,
+        "cloudflared's regular expressions (RE2) have no lookaround",
+    ),
+    "a backreference, which RE2 lacks": (
+        [{"hostname": "a.example.com", "path": "^/(a)\\1", "service": "http://a"}, CATCH_ALL],
+        1,
+        "have no backreferences",
+    ),
+    "a repeat count above RE2's limit": (
+        [{"hostname": "a.example.com", "path": "a{2,1001}", "service": "http://a"}, CATCH_ALL],
+        1,
+        "a repeat count above 1000",
     ),
     "no service": ([{"hostname": "a.example.com"}, CATCH_ALL], 1, "service is required"),
     "a unix socket without a path": ([{"service": "unix:"}], 1, "names no socket path"),

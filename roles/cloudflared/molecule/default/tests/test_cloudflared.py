@@ -1,8 +1,9 @@
 """What a user of the cloudflared role relies on, checked inside the converged container.
 
-The binary is the scenario's stand-in (README.md): the service checks prove the unit, the drop-in
-and the files the role writes, and the command line systemd starts, not a tunnel to Cloudflare.
-The expectations are written by hand from the scenario's catalogue (molecule.yml).
+The binary is the real cloudflared, built from its public source; it dials the fake edge that
+prepare.yml runs in the container (README.md: a test-only drop-in points it there and relaxes
+Type=notify, as the fake edge cannot register a tunnel). The expectations are written by hand
+from the scenario's catalogue (molecule.yml).
 """
 
 import json
@@ -18,6 +19,8 @@ testinfra_hosts = [
 
 TUNNEL_ID = "0b6f2b8e-3c7d-4b7a-9a53-3f4e8d2c1a90"
 DROP_IN = "/etc/systemd/system/cloudflared.service.d/override.conf"
+TEST_DROP_IN = "/etc/systemd/system/cloudflared.service.d/zz-fake-edge.conf"
+EDGE_LOG = "/var/lib/fake-edge/edge.jsonl"
 COMMAND = [
     "/usr/local/bin/cloudflared",
     "--no-autoupdate",
@@ -60,10 +63,14 @@ def show(host, prop):
 
 
 def starts(host):
-    """Every command line the stand-in was started with since boot, oldest first."""
+    """How often the connector started since boot: cloudflared logs this line once per start."""
     lines = host.check_output("journalctl -u cloudflared -o cat --no-pager").splitlines()
-    prefix = "stand-in started: "
-    return [json.loads(line[len(prefix) :]) for line in lines if line.startswith(prefix)]
+    return sum(1 for line in lines if f"Starting tunnel tunnelID={TUNNEL_ID}" in line)
+
+
+def edge_events(host):
+    """What the fake edge saw: one JSON line per TLS connection (opened, closed) and datagram."""
+    return [json.loads(line) for line in host.file(EDGE_LOG).content_string.splitlines() if line]
 
 
 def test_systemd_runs_the_drop_in_command_with_http2(host):
@@ -73,7 +80,9 @@ def test_systemd_runs_the_drop_in_command_with_http2(host):
 
 
 def test_the_drop_in_is_the_one_in_place(host):
-    assert show(host, "DropInPaths") == DROP_IN
+    # The role's drop-in, then only the scenario's (which sets no ExecStart).
+    assert show(host, "DropInPaths") == f"{DROP_IN} {TEST_DROP_IN}"
+    assert "ExecStart" not in host.file(TEST_DROP_IN).content_string
     assert show(host, "FragmentPath") == "/etc/systemd/system/cloudflared.service"
     drop_in = host.file(DROP_IN).content_string
     assert "\nExecStart=\nExecStart=" in drop_in
@@ -84,25 +93,45 @@ def test_the_service_is_active_and_the_connector_got_the_command_line(host):
     assert service.is_running
     assert service.is_enabled
     assert show(host, "ActiveState") == "active"
-    # systemd passes argv[0] as written; the stand-in records the arguments after it.
-    assert starts(host)[-1] == COMMAND[1:]
+    # The running process's own argv.
+    pid = show(host, "MainPID")
+    argv = host.file(f"/proc/{pid}/cmdline").content.decode().split("\0")[:-1]
+    assert argv == COMMAND
 
 
 def test_converge_started_the_service_once_and_the_idempotence_run_not_at_all(host):
-    # Every file was new on the first run: one restart through the handler, none after.
-    assert len(starts(host)) == 1
+    # Every file was new on the first run: one restart through the handler, none after, and
+    # systemd never had to restart it (it did not exit).
+    assert starts(host) == 1
     assert show(host, "NRestarts") == "0"
 
 
-def test_the_connector_runs_as_the_service_user_and_answers_ready(host):
+def test_the_connector_runs_as_the_service_user_and_serves_metrics(host):
     pid = show(host, "MainPID")
     uid = host.check_output(f"awk '/^Uid:/ {{print $2}}' /proc/{pid}/status")
     assert uid == host.check_output("id -u cloudflared")
+    # /ready answers on the --metrics address; 503 with no connection, as the fake edge
+    # cannot register the tunnel.
     ready = host.check_output(
-        "python3 -c 'import urllib.request as u; "
-        'print(u.urlopen("http://127.0.0.1:2000/ready").read().decode())\''
+        "python3 -c 'import urllib.request as u, urllib.error as e\n"
+        'try: print(u.urlopen("http://127.0.0.1:2000/ready").read().decode())\n'
+        "except e.HTTPError as x: print(x.read().decode())'"
     )
-    assert json.loads(ready)["status"] == 200
+    assert json.loads(ready)["status"] == 503
+    assert json.loads(ready)["readyConnections"] == 0
+
+
+def test_the_connector_dialed_http2_over_tcp_tls_and_nothing_over_udp(host):
+    events = edge_events(host)
+    opened = [e for e in events if e["event"] == "open"]
+    assert opened, "the connector never reached the fake edge"
+    assert {(e["transport"], e["sni"], e["handshake"]) for e in opened} == {
+        ("tcp", "h2.cftunnel.com", "ok")
+    }
+    assert [e for e in events if e["transport"] == "udp"] == []
+    # The connection is held: the connector is still on it, waiting for the edge.
+    closed = {e["connection"] for e in events if e["event"] == "close"}
+    assert opened[-1]["connection"] not in closed
 
 
 def test_the_service_user_is_a_system_account(host):
@@ -136,5 +165,5 @@ def test_the_installed_binary_is_the_pinned_release(host):
     assert binary.mode == 0o755
     assert binary.user == "root"
     assert host.check_output("/usr/local/bin/cloudflared --version").startswith(
-        "cloudflared version 2026.9.3 "
+        "cloudflared version 2026.8.2 "
     )

@@ -2,10 +2,10 @@
 the uninstall entry point removes everything (last, as it ends the converged state).
 
 (An unchanged run restarting nothing is proven by test_cloudflared.py: after converge and the
-idempotence run the stand-in was started exactly once.)
+idempotence run the connector was started exactly once.)
 
 Runs the scenario's own playbooks against the converged container and compares what systemd and
-the stand-in's journal say before and after. Runs after test_cloudflared.py (file order).
+cloudflared's journal say before and after. Runs after test_cloudflared.py (file order).
 """
 
 import hashlib
@@ -55,8 +55,13 @@ def state(host):
         found = host.file(path)
         digests[path] = hashlib.sha256(found.content).hexdigest() if found.exists else None
     return {
-        "starts": sum(1 for line in journal if line.startswith("stand-in started: ")),
+        # cloudflared logs "Starting tunnel tunnelID=..." once per start.
+        "starts": sum(1 for line in journal if "Starting tunnel tunnelID=" in line),
         "invocation": host.check_output("systemctl show cloudflared -p InvocationID --value"),
+        "started_at": host.check_output(
+            "systemctl show cloudflared -p ExecMainStartTimestampMonotonic --value"
+        ),
+        "pid": host.check_output("systemctl show cloudflared -p MainPID --value"),
         "files": digests,
     }
 
@@ -76,6 +81,8 @@ def test_a_changed_rule_restarts_the_service_once(converged):
     after = state(converged)
     assert after["starts"] == before["starts"] + 1
     assert after["invocation"] != before["invocation"]
+    assert after["started_at"] != before["started_at"]
+    assert after["pid"] != before["pid"]
     assert (
         after["files"]["/etc/cloudflared/config.yml"]
         != before["files"]["/etc/cloudflared/config.yml"]

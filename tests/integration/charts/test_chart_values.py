@@ -540,7 +540,7 @@ def rendered(helm, chart_dir, plans):
 
 
 def objects_of(rendered_input, chart):
-    return [(r, objs) for r, rc, objs, _ in rendered_input if r.chart == chart and rc == 0]
+    return [(r, objs) for r, rc, objs, _output in rendered_input if r.chart == chart and rc == 0]
 
 
 def of_kind(objects, kind):
@@ -787,7 +787,7 @@ def test_cluster_scoped_objects_do_not_collide(rendered, name):
     # Two controllers of one kind (two ingress classes) must not overwrite each other's
     # cluster-wide objects. k3s' Traefik counts once per bundled chart.
     groups = {}
-    for release, rc, objects, _ in rendered[name]:
+    for release, rc, objects, _output in rendered[name]:
         if rc != 0:
             continue
         keys = [f"{release.chart} {release.version}"] if release.kind == "HelmChartConfig" else []
@@ -806,7 +806,7 @@ def test_cluster_scoped_objects_do_not_collide(rendered, name):
 @pytest.mark.parametrize("name", INPUTS)
 def test_charts_make_what_the_readiness_step_waits_for(rendered, name):
     want = expected(name)
-    charts = {r.chart: (r, objs) for r, rc, objs, _ in rendered[name] if rc == 0}
+    charts = {r.chart: (r, objs) for r, rc, objs, _output in rendered[name] if rc == 0}
     assert ("metallb" in charts) == (want.load_balancer == "metallb")
     for chart, kinds in READINESS.items():
         if chart not in charts:

@@ -189,9 +189,7 @@ def test_changes_then_revert(uci):
 
 def test_anonymous_sections_past_the_255th_are_still_anonymous(uci):
     # uci names them cfg%02x%04x: from the 256th section on, the counter takes three digits.
-    (uci.confdir / "dhcp").write_text(
-        "".join("config domain\n\toption ip '1'\n" for _ in range(300))
-    )
+    (uci.confdir / "dhcp").write_text("config domain\n\toption ip '1'\n" * 300)
     shown = uci("-X", "show", "dhcp").stdout
     sections = parse_show(shown, "dhcp")
     assert len(sections) == 300

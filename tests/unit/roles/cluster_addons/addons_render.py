@@ -9,13 +9,9 @@ schemas made strict, built-in kinds with kubernetes-validate (strict, offline).
 
 from __future__ import annotations
 
-import atexit
 import copy
 import json
 import re
-import shutil
-import sys
-import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -32,22 +28,6 @@ SCHEMAS = REPO / "tests" / "unit" / "schemas" / "crds"
 KUBERNETES_VERSION = "1.34.0"
 SERVER = "pi1"
 
-
-def _ensure_importable():
-    try:
-        import ansible_collections.spitikos.homelab.plugins.module_utils  # noqa: F401
-    except ImportError:
-        root = Path(tempfile.mkdtemp(prefix="homelab-collections-"))
-        atexit.register(shutil.rmtree, root, ignore_errors=True)
-        namespace = root / "ansible_collections" / "spitikos"
-        namespace.mkdir(parents=True)
-        (namespace / "homelab").symlink_to(REPO, target_is_directory=True)
-        sys.path.insert(0, str(root))
-        for name in [m for m in sys.modules if m.startswith("ansible_collections.spitikos")]:
-            del sys.modules[name]
-
-
-_ensure_importable()
 
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template

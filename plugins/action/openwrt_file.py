@@ -150,7 +150,9 @@ class ActionModule(ActionBase):
             return handle.read()
 
     def _sh(self, command):
-        res = self._low_level_execute_command(command, sudoable=True)
+        # Escalation-capable only when the task escalates (a Debian router): over ssh such a
+        # command gets a terminal, which mixes its stderr into stdout (see openwrt_uci).
+        res = self._low_level_execute_command(command, sudoable=self._connection.become is not None)
         return res.get("rc", 1), res.get("stdout", ""), res.get("stderr", "")
 
     def _probe(self, dest):

@@ -88,8 +88,14 @@ class ActionModule(ActionBase):
 
     # -------------------------------------------------------------------------------------
     def _sh(self, command):
-        """Run a shell command on the router (no Python there); returns rc, stdout, stderr."""
-        res = self._low_level_execute_command(command, sudoable=True)
+        """Run a shell command on the router (no Python there); returns rc, stdout, stderr.
+
+        The command may escalate only when the task does (a Debian router with become). Over
+        ssh, a command that may escalate runs in a terminal (``ssh -tt``): its stderr then comes
+        back inside stdout, with CRLF line ends, and stderr holds ssh's own "Shared connection
+        to ... closed." instead, so uci's errors could not be told from its output.
+        """
+        res = self._low_level_execute_command(command, sudoable=self._connection.become is not None)
         return res.get("rc", 1), res.get("stdout", ""), res.get("stderr", "")
 
     def _show(self, config):

@@ -231,6 +231,9 @@ def addresses() -> dict:
 def ssh_key() -> Path:
     """The lab's own key pair, made fresh for each lab (build/lab is removed by down)."""
     key = SSH_DIR / "id_ed25519"
+    missing = [tool for tool in ("ssh", "ssh-keygen") if shutil.which(tool) is None]
+    if missing:
+        raise SystemExit(f"{' and '.join(missing)} not found: install Debian's openssh-client")
     if not key.exists():
         SSH_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
         run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "homelab-lab", "-f", key)

@@ -2,7 +2,8 @@
 
 ``router`` gives a directory (``root``) with ``etc/config`` and a ``bin`` holding ``uci`` (the
 test router's uci stand-in, pointed at that directory); ``run_router_action`` builds an action
-plugin whose commands run under ``/bin/sh`` there instead of over a connection, and records them.
+plugin whose commands run under ``/bin/sh`` there instead of over a connection (with their
+standard input, when the plugin gives one), and records them.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def router(tmp_path):
         f'#!/bin/sh\nexec /bin/sh "{STANDIN}" -c "{root}/etc/config" -P "{root}/tmp/.uci" "$@"\n'
     )
     wrapper.chmod(0o755)
-    return SimpleNamespace(root=root, uci=wrapper, commands=[])
+    return SimpleNamespace(root=root, uci=wrapper, commands=[], stdins=[])
 
 
 @pytest.fixture
@@ -48,8 +49,9 @@ def run_router_action(router):
             task, MagicMock(), PlayContext(), loader, Templar(loader=loader), MagicMock()
         )
 
-        def execute(command, sudoable=True, **kwargs):
+        def execute(command, sudoable=True, in_data=None, **kwargs):
             router.commands.append(command)
+            router.stdins.append(in_data)
             if fail_on and fail_on in command:
                 return {"rc": 1, "stdout": "", "stderr": "injected failure\n"}
             for needle, reply in (replies or {}).items():
@@ -60,11 +62,15 @@ def run_router_action(router):
                 ["/bin/sh", "-c", command],
                 cwd=router.root,
                 env=env,
+                input=in_data or b"",
                 capture_output=True,
-                text=True,
                 check=False,
             )
-            return {"rc": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
+            return {
+                "rc": proc.returncode,
+                "stdout": proc.stdout.decode(),
+                "stderr": proc.stderr.decode(),
+            }
 
         action._low_level_execute_command = execute
         return action.run(task_vars={})

@@ -6,9 +6,11 @@
 For each catalogue size, a generated catalogue replaces the lab's (``-e @file``): the site is
 converged once to apply it, then again, timed; that second run must report no change. The floor
 is bench/site_floor.yml: the same plays on the same hosts, gathering the same facts, with only a
-ping in each. Both are timed side by side in one run, alternately ``--repeat`` times (3 unless
-told), and the ratio of their medians printed. Not a test: timings depend on the machine. The
-goal is a ratio within 3x that stays flat as the catalogue grows.
+ping in each. Both go over the lab's connection (SSH with sudo on the nodes unless the lab was
+brought up with ``--connection podman``), are timed side by side in one run, alternately
+``--repeat`` times (3 unless told), and the ratio of their medians printed. Not a test:
+timings depend on the machine. The goal is a ratio within 3x that stays flat as the catalogue
+grows.
 """
 
 from __future__ import annotations
@@ -115,6 +117,7 @@ def main(argv=None):
         if started_here and not args.keep_lab:
             lab.down()
 
+    print(f"connection: {lab.connection()}, edge: {lab.edge()}, {args.repeat} timed pairs")
     print(f"{'services':>8}  {'first':>8}  {'unchanged':>9}  {'floor':>7}  {'ratio':>5}  changes")
     for count, first_s, site_s, floor_s, changed in rows:
         print(

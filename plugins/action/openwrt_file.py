@@ -30,8 +30,11 @@ ARGUMENT_SPEC = {
 }
 MUTUALLY_EXCLUSIVE = [["content", "src"]]
 REQUIRED_ONE_OF = [["content", "src"]]
-# Bytes of the file per printf; each may grow fourfold once escaped, far below ARG_MAX.
-CHUNK = 8192
+# Bytes of the file per command. Escaped, a chunk may grow fourfold; every command must stay
+# below what an SSH server runs: dropbear, OpenWrt's server, refuses commands longer than 9000
+# bytes (MAX_CMD_LEN in its sysoptions.h).
+CHUNK = 2048
+MAX_COMMAND = 9000
 DEFAULT_NEW_MODE = "0644"
 _PLAIN = frozenset(range(0x20, 0x7F)) - {ord("%"), ord("\\")}
 
@@ -56,14 +59,17 @@ def printf_format(data):
 
 
 def write_commands(data, path):
-    """Shell commands that write ``data`` to ``path`` (created with mode 0600)."""
+    """Shell commands, run one after the other, that write ``data`` to ``path`` (created with
+    mode 0600); each shorter than MAX_COMMAND bytes."""
     target = shlex.quote(path)
     commands = []
     for start in range(0, max(len(data), 1), CHUNK):
         chunk = printf_format(data[start : start + CHUNK])
-        redirect = ">" if start == 0 else ">>"
-        commands.append(f"printf {shlex.quote(chunk)} {redirect} {target}")
-    return ["umask 077 && " + " && ".join(commands)]
+        if start == 0:
+            commands.append(f"umask 077 && printf {shlex.quote(chunk)} > {target}")
+        else:
+            commands.append(f"printf {shlex.quote(chunk)} >> {target}")
+    return commands
 
 
 def parse_mode(text):
@@ -150,7 +156,9 @@ class ActionModule(ActionBase):
             return handle.read()
 
     def _sh(self, command):
-        res = self._low_level_execute_command(command, sudoable=True)
+        # Escalation-capable only when the task escalates (a Debian router): over ssh such a
+        # command gets a terminal, which mixes its stderr into stdout (see openwrt_uci).
+        res = self._low_level_execute_command(command, sudoable=self._connection.become is not None)
         return res.get("rc", 1), res.get("stdout", ""), res.get("stderr", "")
 
     def _probe(self, dest):

@@ -7,8 +7,6 @@ Runs on the controller; the router only runs ``uci`` through the host's own conn
 
 from __future__ import annotations
 
-import secrets
-
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.spitikos.homelab.plugins.module_utils._uci import (
@@ -87,9 +85,20 @@ class ActionModule(ActionBase):
         return result
 
     # -------------------------------------------------------------------------------------
-    def _sh(self, command):
-        """Run a shell command on the router (no Python there); returns rc, stdout, stderr."""
-        res = self._low_level_execute_command(command, sudoable=True)
+    def _sh(self, command, stdin=None):
+        """Run a shell command on the router (no Python there), with ``stdin`` (text) as its
+        standard input if given; returns rc, stdout, stderr.
+
+        The command may escalate only when the task does (a Debian router with become). Over
+        ssh, a command that may escalate runs in a terminal (``ssh -tt``): its stderr then comes
+        back inside stdout, with CRLF line ends, and stderr holds ssh's own "Shared connection
+        to ... closed." instead, so uci's errors could not be told from its output.
+        """
+        res = self._low_level_execute_command(
+            command,
+            sudoable=self._connection.become is not None,
+            in_data=None if stdin is None else stdin.encode("utf-8"),
+        )
         return res.get("rc", 1), res.get("stdout", ""), res.get("stderr", "")
 
     def _show(self, config):
@@ -140,9 +149,10 @@ class ActionModule(ActionBase):
         return out
 
     def _apply(self, config, desired, args, lines):
-        eof = "UCI_BATCH_" + secrets.token_hex(8)
-        script = "\n".join(lines)
-        rc, out, err = self._sh(f"uci batch <<'{eof}'\n{script}\n{eof}\n")
+        # The batch goes on stdin: as part of the command line, a catalogue of a hundred names
+        # outgrows what dropbear runs (9000 bytes), and a thousand what Linux passes to ssh as
+        # one argument (128 KiB).
+        rc, out, err = self._sh("uci batch", stdin="\n".join(lines) + "\n")
         # uci batch reports errors on stderr and still exits 0: read the result back instead.
         try:
             if rc != 0 or err.strip():

@@ -1,8 +1,9 @@
 """The whole site on the local lab (docs/lab.md), end to end, for each edge.
 
-Tunnel edge (inventories/lab): the lab is brought up from nothing (podman system containers, the
-Cloudflare and Kubernetes API emulators, the k3s, cloudflared and ingress stand-ins),
-``site.yml`` converges it, a second converge must change nothing on any host, and a catalogue
+Tunnel edge (inventories/lab): the lab is brought up from nothing (podman system containers
+reached over SSH, the nodes as a user with sudo and the router as root; the Cloudflare and
+Kubernetes API emulators; the k3s and ingress stand-ins; the real cloudflared dialling a fake
+edge), ``site.yml`` converges it, a second converge must change nothing on any host, and a catalogue
 change run with ``--check --diff`` must show exactly that change and leave the emulated zone and
 the hosts' files as they were. Router edge (inventories/lab-router): a fresh lab, two converges,
 then TLS through the router's HAProxy must reach the ingress by SNI name. Each lab is torn down
@@ -33,9 +34,11 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(autouse=True)
 def _lab_images():
-    """The lab needs root, podman and the images scripts/setup builds."""
-    for image in sorted(set(lab.HOSTS.values())):
+    """The lab needs root, podman, the images scripts/setup builds (the lab derives its own
+    from them) and the real cloudflared."""
+    for image in lab.BASE_IMAGES:
         oracles.require_image(image)
+    oracles.require("cloudflared")
 
 
 HOSTS = ("gw", "localhost", "pi1", "pi2")
@@ -197,6 +200,7 @@ class TestRouterEdge:
 
     def test_the_router_routes_tls_by_sni_to_the_ingress(self):
         facts = lab.collect()
+        check_logins(facts)
         ingress = facts["ingress_address"]
         public = ("api.example.com", "www.example.com", "vault.example.com")
         assert facts["sni_routes"] == [
@@ -220,8 +224,22 @@ class TestRouterEdge:
 # ---------------------------------------------------------------------------------- checks
 
 
+def check_logins(facts):
+    """Ansible came in over SSH with the lab's key: the nodes as pi, made root by sudo, the
+    router as root; each host's SSH server logged more key logins than the lab's own check."""
+    assert facts["connection"] == "ssh"
+    assert {host: login["as"] for host, login in facts["logins"].items()} == {
+        "pi1": "pi -> root",
+        "pi2": "pi -> root",
+        "gw": "root",
+    }
+    for host, login in facts["logins"].items():
+        assert login["accepted"] >= 2, (host, login)
+
+
 def check_tunnel_lab():
     facts = lab.collect()
+    check_logins(facts)
     records = {(r["name"], r["type"]): r for r in facts["dns_records"]}
     tunnel_id = facts["tunnels"][0]["id"]
     for name in ("api", "www", "ssh"):
@@ -246,8 +264,21 @@ def check_tunnel_lab():
     for name in ("api.example.com", "www.example.com"):
         assert facts["origins"][name] == f"ingress stand-in: host={name}"
 
-    assert facts["connector"]["active"] == "active"
-    assert facts["connector"]["protocol"] == "http2"
+    # The real cloudflared runs with the pinned protocol and dials the fake edge: its tunnel
+    # connection is TLS over TCP for h2.cftunnel.com (HTTP/2), held open, never QUIC; the only
+    # UDP it sends is the QUIC probe of its start-up connectivity pre-check, which is over
+    # within seconds (the pre-check also opens one TLS connection, for probe.cftunnel.com).
+    connector = facts["connector"]
+    assert connector["active"] == "active"
+    assert connector["protocol"] == "http2"
+    assert connector["version"].startswith("cloudflared version 2026.8.2")
+    seen = connector["edge"]
+    assert seen["tcp"].get("h2.cftunnel.com", 0) >= 1, seen
+    assert set(seen["tcp"]) <= {"h2.cftunnel.com", "probe.cftunnel.com"}, seen
+    assert seen["tcp_open_now"] >= 1, seen
+    assert seen["udp_last_after_s"] < 30, seen
+    # Not registered: the fake edge speaks no tunnel protocol.
+    assert connector["ready"].startswith("503 "), connector["ready"]
     assert facts["k3s"] == {
         "server": "active",
         "agent": "active",

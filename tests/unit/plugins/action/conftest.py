@@ -4,7 +4,8 @@
 OpenWrt's real uci built by scripts/oracles (tests that use it call ``oracles.require("uci")``),
 pointed at that directory with ``-c`` for the configuration and ``-t`` for the staged changes
 (``-P`` would make ``commit`` do nothing). ``run_router_action`` builds an action plugin whose
-commands run under ``/bin/sh`` there instead of over a connection, and records them.
+commands run under ``/bin/sh`` there instead of over a connection (with their standard input,
+when the plugin gives one), and records them.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def router(tmp_path):
             f'#!/bin/sh\nexec "{uci}" -c "{root}/etc/config" -t "{root}/tmp/.uci" "$@"\n'
         )
         wrapper.chmod(0o755)
-    return SimpleNamespace(root=root, uci=wrapper, commands=[])
+    return SimpleNamespace(root=root, uci=wrapper, commands=[], stdins=[])
 
 
 @pytest.fixture
@@ -51,8 +52,9 @@ def run_router_action(router):
             task, MagicMock(), PlayContext(), loader, Templar(loader=loader), MagicMock()
         )
 
-        def execute(command, sudoable=True, **kwargs):
+        def execute(command, sudoable=True, in_data=None, **kwargs):
             router.commands.append(command)
+            router.stdins.append(in_data)
             if fail_on and fail_on in command:
                 return {"rc": 1, "stdout": "", "stderr": "injected failure\n"}
             for needle, reply in (replies or {}).items():
@@ -63,11 +65,15 @@ def run_router_action(router):
                 ["/bin/sh", "-c", command],
                 cwd=router.root,
                 env=env,
+                input=in_data or b"",
                 capture_output=True,
-                text=True,
                 check=False,
             )
-            return {"rc": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
+            return {
+                "rc": proc.returncode,
+                "stdout": proc.stdout.decode(),
+                "stderr": proc.stderr.decode(),
+            }
 
         action._low_level_execute_command = execute
         return action.run(task_vars={})

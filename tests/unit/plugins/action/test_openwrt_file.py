@@ -57,11 +57,20 @@ def test_printf_format_escapes_what_printf_would_interpret():
 
 
 @pytest.mark.parametrize(
-    "data", [b"", b"plain\n", bytes(range(256)), b"%s %d \\n '\"' $HOME `x`\n" * 3000]
+    "data",
+    [
+        b"",
+        b"plain\n",
+        bytes(range(256)),
+        b"%s %d \\n '\"' $HOME `x`\n" * 3000,
+        bytes(range(256)) * 400,
+    ],
 )
 def test_write_commands_reproduce_the_bytes(tmp_path, data):
     target = tmp_path / "out"
     for command in write_commands(data, str(target)):
+        # Dropbear, OpenWrt's SSH server, refuses commands longer than 9000 bytes.
+        assert len(command.encode()) < 9000
         subprocess.run(["/bin/sh", "-c", command], check=True)
     assert target.read_bytes() == data
     assert stat.S_IMODE(target.stat().st_mode) == 0o600

@@ -184,3 +184,25 @@ def test_an_empty_value_removes_the_option_and_stays_unchanged(run_router_action
     assert first["commands"] == ["delete dhcp.homelab_old.ip"]
     assert "10.0.0.11" not in dhcp.read_text()
     assert run_router_action(ActionModule, args)["changed"] is False
+
+
+def test_a_large_batch_goes_on_stdin_and_every_command_stays_short(run_router_action, router, dhcp):
+    # Dropbear, OpenWrt's SSH server, refuses commands longer than 9000 bytes (MAX_CMD_LEN):
+    # the batch of a thousand names travels on the command's standard input instead.
+    sections = [
+        {
+            "name": f"homelab_svc{i:04d}",
+            "type": "domain",
+            "options": {"name": f"svc{i:04d}.example.com", "ip": "10.0.0.11"},
+            "replace": True,
+        }
+        for i in range(1000)
+    ]
+    result = run_router_action(ActionModule, dict(ARGS, sections=sections))
+    assert result["changed"], result
+    assert max(len(command) for command in router.commands) < 9000
+    show = subprocess.run(
+        [str(router.uci), "show", "dhcp"], capture_output=True, text=True, check=True
+    ).stdout
+    assert show.count("=domain\n") == 1001  # the thousand, and the hand-made printer.lan
+    assert "dhcp.homelab_svc0999.name='svc0999.example.com'" in show

@@ -21,6 +21,7 @@ import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.spitikos.homelab.plugins.module_utils import _k3s
+from ansible_collections.spitikos.homelab.plugins.module_utils._catalogue import _type_name
 
 ROLES_DIR = Path(__file__).resolve().parents[2] / "roles"
 
@@ -51,22 +52,6 @@ _TYPE_NAMES = {
     "path": "a path",
     "raw": "a value",
 }
-
-
-def _python_type(value):
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    return type(value).__name__
 
 
 def load_role(role, roles_dir=ROLES_DIR):
@@ -106,17 +91,17 @@ def _shape_problem(name, value, option):
     if value is None:
         return None
     if option.get("no_log"):
-        kind = _python_type(value)
+        kind = _type_name(value)
         if wanted == "str" and not isinstance(value, str):
             return f"{name} must be a string, got {kind} (value not shown: it is a secret)"
         return None
     if wanted == "list" and not isinstance(value, (list, tuple)):
         example = f"[{value}]" if isinstance(value, str) else "[...]"
-        return f"{name} must be a list, got {_python_type(value)} {value!r}; write it as {example}"
+        return f"{name} must be a list, got {_type_name(value)} {value!r}; write it as {example}"
     if wanted == "dict" and not isinstance(value, dict):
-        return f"{name} must be a mapping, got {_python_type(value)} {value!r}"
+        return f"{name} must be a mapping, got {_type_name(value)} {value!r}"
     if wanted == "str" and isinstance(value, (list, dict, bool)):
-        return f"{name} must be a string, got {_python_type(value)} {value!r}"
+        return f"{name} must be a string, got {_type_name(value)} {value!r}"
     if wanted in ("int", "float") and isinstance(value, bool):
         return f"{name} must be {_TYPE_NAMES[wanted]}, got {value!r}"
     if wanted == "list" and option.get("elements") in ("str", "int"):

@@ -9,12 +9,12 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import textwrap
 from pathlib import Path
 
 import oracles
 import pytest
 import yaml
+from plan_inventory import write_inventory
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = "var/lib/rancher/k3s/server/manifests/homelab-ingress.yaml"
@@ -693,34 +693,6 @@ def read_manifest_any(path):
 
 
 # ============================================================================ failures
-
-
-def write_inventory(root, catalogue):
-    root.mkdir(parents=True)
-    (root / "hosts.yml").write_text(
-        textwrap.dedent(
-            """\
-            ---
-            all:
-              children:
-                k3s_servers:
-                  hosts:
-                    pi:
-                openwrt_routers:
-                  hosts:
-                    gw:
-            """
-        )
-    )
-    (root / "host_vars").mkdir()
-    for host in ("pi", "gw"):
-        # Unroutable documentation addresses: the plan must never try to reach them.
-        (root / "host_vars" / f"{host}.yml").write_text(
-            "---\nansible_host: 192.0.2.1\nansible_port: 1\nansible_connection: ssh\n"
-        )
-    (root / "group_vars" / "all").mkdir(parents=True)
-    (root / "group_vars" / "all" / "catalogue.yml").write_text(catalogue)
-    return root
 
 
 BROKEN = """\

@@ -29,7 +29,6 @@ import os
 import subprocess
 import tarfile
 import tempfile
-import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
@@ -38,6 +37,7 @@ from pathlib import Path
 import oracles
 import pytest
 import yaml
+from plan_inventory import write_inventory
 
 REPO = Path(__file__).resolve().parents[3]
 SHARED_DATA = Path(os.environ.get("SPITIKOS_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -265,28 +265,6 @@ def expected(name):
 
 def write_variant(root, variant):
     """An inventory of one k3s server and a router holding the variant's catalogue."""
-    root.mkdir(parents=True)
-    (root / "hosts.yml").write_text(
-        textwrap.dedent(
-            """\
-            ---
-            all:
-              children:
-                k3s_servers:
-                  hosts:
-                    pi:
-                openwrt_routers:
-                  hosts:
-                    gw:
-            """
-        )
-    )
-    (root / "host_vars").mkdir()
-    for host in ("pi", "gw"):
-        # Unroutable documentation addresses: the plan never connects.
-        (root / "host_vars" / f"{host}.yml").write_text(
-            "---\nansible_host: 192.0.2.1\nansible_port: 1\nansible_connection: ssh\n"
-        )
     catalogue = {
         "homelab_domain": "example.com",
         "homelab_edge": "router",
@@ -296,9 +274,7 @@ def write_variant(root, variant):
     }
     if variant.oauth2:
         catalogue["homelab_oauth2"] = variant.oauth2
-    (root / "group_vars" / "all").mkdir(parents=True)
-    (root / "group_vars" / "all" / "catalogue.yml").write_text(yaml.safe_dump(catalogue))
-    return root
+    return write_inventory(root, yaml.safe_dump(catalogue))
 
 
 # ================================================================================ the charts

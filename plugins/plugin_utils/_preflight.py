@@ -178,8 +178,7 @@ def host_problems(host, roles, variables, specs):
                 continue
             values[name] = (source, value)
         problems += [f"{host}: {message}" for message in _role_rules(role, values)]
-    # A variable read by several roles (homelab_k3s_version) is reported once.
-    return list(dict.fromkeys(problems))
+    return problems
 
 
 def inventory_problems(groups, read):

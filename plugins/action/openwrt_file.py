@@ -18,6 +18,8 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.spitikos.homelab.plugins.plugin_utils import _router_shell as router_shell
+
 ARGUMENT_SPEC = {
     "dest": {"type": "path", "required": True},
     "content": {"type": "str"},
@@ -156,10 +158,7 @@ class ActionModule(ActionBase):
             return handle.read()
 
     def _sh(self, command):
-        # Escalation-capable only when the task escalates (a Debian router): over ssh such a
-        # command gets a terminal, which mixes its stderr into stdout (see openwrt_uci).
-        res = self._low_level_execute_command(command, sudoable=self._connection.become is not None)
-        return res.get("rc", 1), res.get("stdout", ""), res.get("stderr", "")
+        return router_shell.run(self, command)
 
     def _probe(self, dest):
         quoted = shlex.quote(dest)

@@ -19,6 +19,7 @@ from ansible_collections.spitikos.homelab.plugins.module_utils._uci import (
     plan_changes,
     render_show,
 )
+from ansible_collections.spitikos.homelab.plugins.plugin_utils import _router_shell as router_shell
 
 ARGUMENT_SPEC = {
     "config": {"type": "str", "required": True},
@@ -86,20 +87,8 @@ class ActionModule(ActionBase):
 
     # -------------------------------------------------------------------------------------
     def _sh(self, command, stdin=None):
-        """Run a shell command on the router (no Python there), with ``stdin`` (text) as its
-        standard input if given; returns rc, stdout, stderr.
-
-        The command may escalate only when the task does (a Debian router with become). Over
-        ssh, a command that may escalate runs in a terminal (``ssh -tt``): its stderr then comes
-        back inside stdout, with CRLF line ends, and stderr holds ssh's own "Shared connection
-        to ... closed." instead, so uci's errors could not be told from its output.
-        """
-        res = self._low_level_execute_command(
-            command,
-            sudoable=self._connection.become is not None,
-            in_data=None if stdin is None else stdin.encode("utf-8"),
-        )
-        return res.get("rc", 1), res.get("stdout", ""), res.get("stderr", "")
+        """Run a shell command on the router (no Python there); returns rc, stdout, stderr."""
+        return router_shell.run(self, command, stdin)
 
     def _show(self, config):
         rc, out, err = self._sh(f"uci -X show {config}")
